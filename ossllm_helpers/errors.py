@@ -1,0 +1,54 @@
+"""Typed errors. Every message says what to do next."""
+
+__all__ = [
+    "OssllmError",
+    "RepoNotFoundError",
+    "GatedRepoError",
+    "FileNotInRepoError",
+    "OfflineNotCachedError",
+    "NotEnoughDiskError",
+    "NotGGUFError",
+    "ModelTooLargeError",
+    "UnknownModelError",
+    "QuizFormatError",
+]
+
+
+class OssllmError(Exception):
+    """Base class for every error the course helpers raise on purpose."""
+
+
+class RepoNotFoundError(OssllmError):
+    """The Hub has no repository by that id (or it is private)."""
+
+
+class GatedRepoError(OssllmError):
+    """The repository needs its licence accepted and a token."""
+
+
+class FileNotInRepoError(OssllmError):
+    """The repository exists but has no such file or quant."""
+
+
+class OfflineNotCachedError(OssllmError):
+    """No network (or offline mode) and the file is not in the cache."""
+
+
+class NotEnoughDiskError(OssllmError):
+    """The download would not fit on the disk."""
+
+
+class NotGGUFError(OssllmError):
+    """The file is not a GGUF file, or it is truncated or corrupt."""
+
+
+class ModelTooLargeError(OssllmError):
+    """Loading the model would need more memory than this machine has."""
+
+
+class UnknownModelError(OssllmError):
+    """A model key that is not in the course catalog."""
+
+
+class QuizFormatError(OssllmError):
+    """A quiz or lab data file does not match its schema."""
