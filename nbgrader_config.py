@@ -1,0 +1,24 @@
+"""nbgrader configuration for the course (run nbgrader from this folder)."""
+
+import os
+
+c = get_config()  # noqa: F821  (nbgrader provides get_config)
+
+c.CourseDirectory.course_id = "ossllm"
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+# The gradebook is nbgrader's default, gradebook.db in the course root: each clone has its own.
+# Plain-text quiz keys never reach release/ (lab transcripts must reach the grader, so they are copied).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.answers.json"]
+
+# A stub without `raise`: module-test answers are `q01 = ...` lines, and a student's
+# self-check must run even with questions left blank.
+c.ClearSolutions.code_stub = {"python": "# YOUR ANSWER HERE"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# An exchange root that exists, inside the course folder unless the instructor sets one.
+c.Exchange.root = os.environ.get("OSSLLM_EXCHANGE", os.path.join(c.CourseDirectory.root, "exchange"))
+os.makedirs(c.Exchange.root, exist_ok=True)
+
+# A stuck submission (an infinite loop) times out and grading moves on to the next.
+c.ExecutePreprocessor.timeout = 120
+c.Execute.timeout = 120
