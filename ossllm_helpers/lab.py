@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -372,7 +373,7 @@ class LabChat:
         )
         self.conversation = w.VBox(
             [w.HTML(_bubble_html("assistant", self.assistant_name, self.opening))],
-            layout=w.Layout(max_height="420px", overflow_y="auto", border="1px solid #ddd", padding="0.3em"),
+            layout=w.Layout(max_height="420px", overflow="auto", border="1px solid #ddd", padding="0.3em"),
         )
         self.starter_buttons = [
             w.Button(description=s, tooltip=s, layout=w.Layout(width="auto", max_width="100%")) for s in self.starters
@@ -382,6 +383,10 @@ class LabChat:
         self.text_box = w.Text(placeholder=f"Ask {self.assistant_name}…", layout=w.Layout(flex="1 1 auto"))
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.send_button.on_click(lambda _b: self._send_from_box())
+        with warnings.catch_warnings():
+            # Enter to send; the suggested replacement (observe value) would also send on blur
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.text_box.on_submit(lambda _t: self._send_from_box())
         self.counter = w.Label()
         self.badge = w.HTML(
             "<span style='background:#16a34a;color:white;padding:0.15em 0.6em;border-radius:0.8em'>"

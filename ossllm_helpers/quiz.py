@@ -70,11 +70,8 @@ def validate_quiz(data, *, source: str = "quiz") -> str:
     """
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if errors:
-        # the deepest error inside if/then/else is the useful one
-        err = jsonschema.exceptions.best_match(errors)
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(data))
+    if err is not None:
         raise QuizFormatError(
             f"{source}: {_where(err.absolute_path)}: {err.message}. "
             f"Fix the file to match ossllm_helpers/data/quiz.schema.json (see CONTRIBUTING.md, 'Lesson data files')."

@@ -219,8 +219,10 @@ def test_widget_starters_counter_and_badge(lab, factory, tmp_path):
     lab.text_box.value = "My own question"
     lab.send_button.click()
     assert factory.chat.sent[-1] == "My own question" and lab.text_box.value == ""
-    assert lab.badge.layout.display == "none"
-    lab.starter_buttons[0].click()
+    assert lab.counter.value == "Exchanges: 2 / 3" and lab.badge.layout.display == "none"
+    lab.text_box.value = "Sent with Enter"
+    lab.text_box._handle_string_msg(None, {"event": "submit"}, [])  # what the front end sends on Enter
+    assert factory.chat.sent[-1] == "Sent with Enter"
     assert lab.counter.value == "Exchanges: 3 / 3"
     assert lab.badge.layout.display == ""
     assert lab_complete(tmp_path / "lab_transcript.json", lesson="lesson01")
