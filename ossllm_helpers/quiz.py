@@ -453,13 +453,12 @@ class Quiz:
         return f"<Quiz {self.lesson}: {self.total} questions, {self.score_text}>"
 
 
-def show_quiz(path="quiz.json") -> Quiz:
-    """Load the lesson quiz and display it; returns the Quiz."""
+def show_quiz(path="quiz.json") -> None:
+    """Load the lesson quiz and display it (``Quiz.from_file`` gives the object itself)."""
     quiz = Quiz.from_file(path)
     from IPython.display import display
 
     display(quiz)
-    return quiz
 
 
 def main(argv=None) -> int:

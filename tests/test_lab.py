@@ -1,6 +1,7 @@
 """Lab chat: transcripts and the completion check, the widget over a fake chat, one real model run."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -404,3 +405,15 @@ def test_real_model_autoplay_writes_a_complete_transcript(lab_file, tmp_path, sm
     assert [m["content"] for m in data["messages"] if m["role"] == "user"] == LAB["starters"]
     assert lab_complete(path, lesson="lesson01", minimum=3)
     assert len(lab.conversation.children) == 1 + 2 * 3  # opening line, then each question and reply
+
+
+# ---------------------------------------------------------------- the course's own labs
+
+LESSON_LABS = sorted((Path(__file__).resolve().parents[1] / "source").glob("*/lab.json"))
+
+
+@pytest.mark.parametrize("path", LESSON_LABS, ids=lambda p: p.parent.name)
+def test_lesson_lab_is_valid(path):
+    data = load_lab(path)
+    assert data["lesson"] == path.parent.name
+    assert len(data["starters"]) >= 1 and data["minimum_exchanges"] >= 1

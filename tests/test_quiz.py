@@ -306,6 +306,16 @@ def test_prompt_markdown_and_kind_in_widget(quiz):
     assert "Select all that apply." in quiz.widget.children[2].children[0].value
 
 
+def test_show_quiz_displays_once(tmp_path, capsys):
+    from ossllm_helpers.quiz import show_quiz
+
+    write(tmp_path / "quiz.json", encode_quiz(PLAIN))
+    assert show_quiz(tmp_path / "quiz.json") is None  # a returned Quiz would be shown a second time
+    assert "<Quiz lesson01: 3 questions, 0 / 3 correct>" in capsys.readouterr().out
+    with pytest.raises(QuizFormatError, match="no such quiz file"):
+        show_quiz(tmp_path / "other" / "quiz.json")
+
+
 def test_widget_bundle_is_a_widget_view(quiz):
     bundle = quiz._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
