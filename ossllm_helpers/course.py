@@ -7,7 +7,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["course_root", "assignments", "generate_release"]
+__all__ = ["course_root", "assignments", "generate_release", "nbgrader_env"]
+
+
+def nbgrader_env(**extra) -> dict:
+    """Environment for running nbgrader: it calls the `alembic` command, so this venv's bin goes first on PATH."""
+    bindir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), **extra}
 
 
 def course_root() -> Path:
@@ -49,7 +55,7 @@ def generate_release(root: Path | None = None, names: list[str] | None = None, *
                 sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force",
                 f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db}",
             ]
-            result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env={**os.environ})
+            result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=nbgrader_env())
             if result.returncode != 0 or not target.is_dir():
                 raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{result.stdout}\n{result.stderr}")
             out.append(target)

@@ -1,0 +1,171 @@
+"""The nbgrader pipeline, for every assignment in source/: execute, release, autograde.
+
+Everything runs for real: notebooks in a Python kernel (nbclient), nbgrader's own
+commands in a temporary course folder. The executed source notebook (with the lab
+transcript its autoplayed lab wrote) is the solution submission; the committed
+release notebook is the blank one.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from ossllm_helpers.course import assignments, nbgrader_env
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = assignments(ROOT)
+SKIP = shutil.ignore_patterns("lab_transcript*.json", "__pycache__", ".ipynb_checkpoints", "*.pyc")
+
+pytestmark = pytest.mark.notebooks
+
+
+def _notebook(folder: Path) -> Path:
+    (nb,) = sorted(folder.glob("*.ipynb"))
+    return nb
+
+
+def execute_copy(src: Path, dest: Path, **env) -> Path:
+    """Execute the notebook of folder src in a copy at dest, with a real kernel; returns the executed notebook."""
+    shutil.copytree(src, dest, ignore=SKIP)
+    path = _notebook(dest)
+    nb = nbformat.read(path, as_version=4)
+    saved = dict(os.environ)
+    os.environ.update({"HF_HUB_OFFLINE": "1", "OSSLLM_LAB_AUTOPLAY": "1", **env})
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(dest)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory):
+    """Executed copies of the source notebooks, made once per assignment."""
+    cache = {}
+
+    def get(name: str) -> Path:
+        if name not in cache:
+            # The offline models must be in the kernel's Hub cache (HF_HOME is per session here).
+            from ossllm_helpers.pack import install_pack
+
+            install_pack()
+            cache[name] = execute_copy(ROOT / "source" / name, tmp_path_factory.mktemp("exec") / name)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory):
+    """A temporary nbgrader course per assignment: source copied, release generated."""
+    cache = {}
+
+    def get(name: str) -> Path:
+        if name not in cache:
+            root = tmp_path_factory.mktemp(f"course-{name}")
+            shutil.copy(ROOT / "nbgrader_config.py", root)
+            shutil.copytree(ROOT / "source" / name, root / "source" / name, ignore=SKIP)
+            from ossllm_helpers.quiz import build_quizzes
+
+            build_quizzes(root / "source")
+            run_nbgrader(root, "generate_assignment", name, "--force")
+            cache[name] = root
+        return cache[name]
+
+    return get
+
+
+def run_nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True, text=True, env=nbgrader_env()
+    )
+    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_source_notebook_executes(name, executed):
+    """Every cell of the source notebook runs without error in a fresh kernel, offline."""
+    nb = nbformat.read(executed(name), as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_release_equals_fresh_generation(name, course):
+    """release/<assignment> is exactly what nbgrader generates from source/ now."""
+    fresh, committed = course(name) / "release" / name, ROOT / "release" / name
+    assert committed.is_dir(), f"release/{name} missing: run ./course release"
+    assert _files(committed) == _files(fresh), "release/ files differ from a fresh generation: run ./course release"
+    for rel in sorted(_files(fresh)):
+        a, b = (fresh / rel).read_bytes(), (committed / rel).read_bytes()
+        if rel.endswith(".ipynb"):
+            a, b = json.loads(a), json.loads(b)
+        assert a == b, f"release/{name}/{rel} is stale: run ./course release"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_release_carries_no_answers(name):
+    """No solutions, hidden tests, outputs, widget state or plain answer keys in release/."""
+    folder = ROOT / "release" / name
+    nb = nbformat.read(_notebook(folder), as_version=4)
+    for cell in nb.cells:
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+            assert marker not in cell.source, f"{marker!r} left in release/{name}"
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, "release notebook has outputs"
+    assert "widgets" not in nb.metadata, "release notebook carries widget state"
+    assert not list(folder.glob("*.answers.json")), "plain quiz key copied to release/"
+    assert not list(folder.glob("lab_transcript*.json")), "a lab transcript was released"
+    for quiz in folder.glob("quiz*.json"):
+        text = quiz.read_text()
+        assert '"correct"' not in text, f"{quiz.name} carries plain answers"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_release_cells_are_valid_python(name):
+    """With solutions stripped, every code cell still parses (the stub has no raise to lean on)."""
+    import ast
+
+    nb = nbformat.read(_notebook(ROOT / "release" / name), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            src = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            ast.parse(src)
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_autograde_solution_full_marks_blank_zero(name, course, executed):
+    """Real nbgrader autograde: the source solution scores full marks, the blank release scores zero."""
+    from nbgrader.api import Gradebook
+
+    root = course(name)
+    solved = executed(name)
+    nb_name = solved.name
+    for student, folder in (("solution", solved.parent), ("blank", ROOT / "release" / name)):
+        dest = root / "submitted" / student / name
+        shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "*.answers.json"))
+    run_nbgrader(root, "autograde", name)
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        solution = gb.find_submission(name, "solution")
+        blank = gb.find_submission(name, "blank")
+        assert solution.max_score > 0
+        failing = [
+            g.name for nb in solution.notebooks for g in nb.grades if g.score is not None and g.score < g.max_score
+        ]
+        assert solution.score == solution.max_score, f"solution lost points on {failing}"
+        assert blank.score == 0, f"blank release scored {blank.score} of {blank.max_score}"
+        assert nb_name == _notebook(ROOT / "release" / name).name
