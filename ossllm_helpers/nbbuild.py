@@ -51,7 +51,12 @@ def tests(src: str, grade_id: str, points: int):
 
 
 def header(notebook_path: str, title_markdown: str):
-    """Title cell (with the Colab badge) and the canonical setup cell."""
+    """Title cell (with the Colab badge) and the canonical setup cell.
+
+    A source/ path is linked as its release/ twin: students open the release.
+    """
+    if notebook_path.startswith("source/"):
+        notebook_path = "release/" + notebook_path.removeprefix("source/")
     return [
         md(badge_markdown(notebook_path) + "\n\n" + title_markdown.strip("\n"), grade_id="header"),
         code(setup_cell_source(), grade_id="setup"),
