@@ -7,7 +7,6 @@ release notebook is the blank one.
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,53 +14,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from ossllm_helpers.course import assignments, nbgrader_env
 
-ROOT = Path(__file__).resolve().parents[1]
+from nbruns import ROOT, SKIP, executed, notebook_in  # noqa: F401  (executed is a fixture)
+
 ASSIGNMENTS = assignments(ROOT)
-SKIP = shutil.ignore_patterns("lab_transcript*.json", "__pycache__", ".ipynb_checkpoints", "*.pyc")
 
 pytestmark = pytest.mark.notebooks
-
-
-def _notebook(folder: Path) -> Path:
-    (nb,) = sorted(folder.glob("*.ipynb"))
-    return nb
-
-
-def execute_copy(src: Path, dest: Path, **env) -> Path:
-    """Execute the notebook of folder src in a copy at dest, with a real kernel; returns the executed notebook."""
-    shutil.copytree(src, dest, ignore=SKIP)
-    path = _notebook(dest)
-    nb = nbformat.read(path, as_version=4)
-    saved = dict(os.environ)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "OSSLLM_LAB_AUTOPLAY": "1", **env})
-    try:
-        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(dest)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    nbformat.write(nb, path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def executed(tmp_path_factory):
-    """Executed copies of the source notebooks, made once per assignment."""
-    cache = {}
-
-    def get(name: str) -> Path:
-        if name not in cache:
-            # The offline models must be in the kernel's Hub cache (HF_HOME is per session here).
-            from ossllm_helpers.pack import install_pack
-
-            install_pack()
-            cache[name] = execute_copy(ROOT / "source" / name, tmp_path_factory.mktemp("exec") / name)
-        return cache[name]
-
-    return get
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +59,7 @@ def _files(folder: Path) -> set[str]:
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_source_notebook_executes(name, executed):
     """Every cell of the source notebook runs without error in a fresh kernel, offline."""
-    nb = nbformat.read(executed(name), as_version=4)
+    nb = nbformat.read(executed(f"source/{name}"), as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, errors
 
@@ -121,7 +81,7 @@ def test_release_equals_fresh_generation(name, course):
 def test_release_carries_no_answers(name):
     """No solutions, hidden tests, outputs, widget state or plain answer keys in release/."""
     folder = ROOT / "release" / name
-    nb = nbformat.read(_notebook(folder), as_version=4)
+    nb = nbformat.read(notebook_in(folder), as_version=4)
     for cell in nb.cells:
         for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
             assert marker not in cell.source, f"{marker!r} left in release/{name}"
@@ -140,7 +100,7 @@ def test_release_cells_are_valid_python(name):
     """With solutions stripped, every code cell still parses (the stub has no raise to lean on)."""
     import ast
 
-    nb = nbformat.read(_notebook(ROOT / "release" / name), as_version=4)
+    nb = nbformat.read(notebook_in(ROOT / "release" / name), as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             src = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
@@ -153,7 +113,7 @@ def test_autograde_solution_full_marks_blank_zero(name, course, executed):
     from nbgrader.api import Gradebook
 
     root = course(name)
-    solved = executed(name)
+    solved = executed(f"source/{name}")
     nb_name = solved.name
     for student, folder in (("solution", solved.parent), ("blank", ROOT / "release" / name)):
         dest = root / "submitted" / student / name
@@ -168,4 +128,4 @@ def test_autograde_solution_full_marks_blank_zero(name, course, executed):
         ]
         assert solution.score == solution.max_score, f"solution lost points on {failing}"
         assert blank.score == 0, f"blank release scored {blank.score} of {blank.max_score}"
-        assert nb_name == _notebook(ROOT / "release" / name).name
+        assert nb_name == notebook_in(ROOT / "release" / name).name
