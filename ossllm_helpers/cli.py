@@ -29,8 +29,8 @@ def cmd_models(args):
     rows = [m for m in load_catalog() if not args.offline or m.offline]
     print(f"{'key':34} {'params':>7}  {'kind':8} {'licence':14} {'tier':13} files")
     for m in rows:
-        quants = ",".join(m.files) or "-"
-        print(f"{m.key:34} {m.params_b:>6g}B  {m.kind:8} {m.license_id:14} {m.license_tier:13} {quants}")
+        quants = ",".join(f.quant for f in m.files) or "-"
+        print(f"{m.key:34} {m.params_b:>6g}B  {m.variant:8} {m.licence:14} {m.tier:13} {quants}")
     return 0
 
 
