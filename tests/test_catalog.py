@@ -1,0 +1,167 @@
+"""The model catalog: schema, consistency with the offline pack, and licence facts from the fact-check."""
+
+import copy
+import dataclasses
+import json
+from importlib import resources
+
+import jsonschema
+import pytest
+
+import ossllm_helpers as oh
+from ossllm_helpers import catalog
+from ossllm_helpers.pack import OFFLINE_MODELS
+
+
+def _doc(name="catalog.json"):
+    return json.loads(resources.files("ossllm_helpers").joinpath("data", name).read_text(encoding="utf-8"))
+
+
+def test_catalog_file_matches_its_schema():
+    jsonschema.Draft202012Validator.check_schema(_doc("catalog.schema.json"))
+    jsonschema.validate(_doc(), _doc("catalog.schema.json"), cls=jsonschema.Draft202012Validator)
+
+
+def test_keys_are_unique_and_every_model_loads():
+    keys = [e["key"] for e in _doc()["models"]]
+    assert len(keys) == len(set(keys))
+    assert [m.key for m in oh.load_catalog()] == keys
+
+
+def test_models_are_frozen():
+    model = oh.get_model("gemma-3-270m")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.tier = "permissive"
+
+
+def test_offline_models_match_the_pack(model_dir):
+    offline = {m.key: m for m in oh.load_catalog() if m.offline}
+    assert set(offline) == set(OFFLINE_MODELS) == {"smollm2-135m-instruct", "gemma-3-270m"}
+    for key, packed in OFFLINE_MODELS.items():
+        model = offline[key]
+        assert model.repo_id == packed.repo_id
+        assert [f.filename for f in model.files] == [packed.filename]
+        assert model.file().size == model_dir[key].stat().st_size  # the real file, byte for byte
+
+
+def test_offline_models_facts():
+    smol, gemma = oh.get_model("smollm2-135m-instruct"), oh.get_model("gemma-3-270m")
+    assert (smol.quants, smol.architecture, smol.variant, smol.licence, smol.tier) == (
+        ("Q4_1",), "llama", "instruct", "apache-2.0", "permissive"
+    )
+    assert (gemma.quants, gemma.architecture, gemma.variant, gemma.licence, gemma.tier) == (
+        ("Q4_K_M",), "gemma3", "base", "gemma", "restricted"
+    )
+
+
+def test_every_file_is_named_by_its_quant():
+    for model in oh.load_catalog():
+        for f in model.files:
+            assert oh.quant_of(f.filename) == f.quant, (model.key, f.filename)
+        assert bool(model.files) == bool(model.repo_id), model.key
+
+
+def test_online_ladder_covers_every_size_from_several_families():
+    ladder = [m for m in oh.load_catalog() if not m.offline and "Q4_K_M" in m.quants and m.is_instruct]
+    bands = {"~0.1-0.5B": (0.1, 0.6), "1-2B": (1, 2), "3-4B": (2.5, 4), "7-8B": (7, 8.5)}
+    for band, (low, high) in bands.items():
+        in_band = [m for m in ladder if low <= m.params_b <= high]
+        assert len({m.family for m in in_band}) >= 2, f"{band}: {[m.key for m in in_band]}"
+    assert {m.family for m in ladder} >= {"Llama", "Qwen", "Gemma", "Phi", "Mistral", "SmolLM"}
+    assert all(m.file("Q4_K_M").size for m in ladder), "the ladder's Q4_K_M sizes are all known"
+
+
+def test_licence_tiers_agree_with_the_fact_check():
+    by_key = {m.key: m for m in oh.load_catalog()}
+    # Llama 2/3/3.x are custom community licences, not Apache 2.0 (fact-check #1, #23).
+    llamas = [m for m in by_key.values() if m.family == "Llama"]
+    assert len(llamas) >= 8 and all(m.tier != "permissive" for m in llamas)
+    assert {by_key[k].licence for k in ("llama-3.1-8b-instruct", "llama-3.2-1b-instruct", "llama-3.3-70b-instruct")} == {
+        "llama3.1", "llama3.2", "llama3.3"
+    }
+    # Qwen2.5: 72B Qwen licence, 3B research licence, the others Apache 2.0 (#7, #34).
+    assert (by_key["qwen2.5-72b-instruct"].licence, by_key["qwen2.5-72b-instruct"].tier) == ("qwen", "restricted")
+    assert (by_key["qwen2.5-3b-instruct"].licence, by_key["qwen2.5-3b-instruct"].tier) == ("qwen-research", "research-only")
+    for key in ("qwen2.5-0.5b-instruct", "qwen2.5-1.5b-instruct", "qwen2.5-7b-instruct"):
+        assert by_key[key].tier == "permissive"
+    # Mistral 7B and Mixtral are Apache 2.0; Mistral Large 2 is research-only, Codestral non-production (#5).
+    for key in ("mistral-7b-instruct-v0.3", "mistral-7b-v0.1", "mixtral-8x7b-instruct-v0.1"):
+        assert (by_key[key].licence, by_key[key].tier) == ("apache-2.0", "permissive")
+    assert (by_key["mistral-large-instruct-2407"].licence, by_key["mistral-large-instruct-2407"].tier) == ("mrl", "research-only")
+    assert by_key["codestral-22b-v0.1"].tier == "research-only"
+    # Gemma terms carry a use policy: not permissive (#9). Phi-3 is MIT (#30).
+    assert all(m.tier == "restricted" for m in by_key.values() if m.family == "Gemma")
+    assert (by_key["phi-3-mini-4k-instruct"].licence, by_key["phi-3-mini-4k-instruct"].tier) == ("mit", "permissive")
+    # Falcon-40B Apache 2.0, Falcon-180B its own licence (#33); BLOOM RAIL (#19).
+    assert by_key["falcon-40b"].tier == "permissive" and by_key["falcon-180b"].tier == "restricted"
+    assert by_key["bloom-176b"].licence == "bigscience-bloom-rail-1.0" and by_key["bloom-176b"].tier == "restricted"
+
+
+def test_size_facts_from_the_fact_check():
+    mixtral = oh.get_model("mixtral-8x7b-instruct-v0.1")
+    assert (mixtral.params_b, mixtral.active_params_b, mixtral.experts_total, mixtral.experts_active) == (46.7, 12.9, 8, 2)
+    assert mixtral.is_moe and not oh.get_model("mistral-7b-v0.1").is_moe
+    gemma2 = sorted(m.params_b for m in oh.load_catalog() if m.name.startswith("Gemma 2 "))
+    assert [round(p) for p in gemma2] == [3, 9, 27]  # 2B (2.61B), 9B and 27B (#32)
+    assert oh.get_model("bloom-176b").params_b == 176
+    assert oh.get_model("llama-3.1-405b-instruct").params_b == 405
+
+
+def test_every_tier_is_the_licence_tables_and_every_link_is_https():
+    table = catalog.licences()
+    for model in oh.load_catalog():
+        assert model.tier in catalog.TIERS
+        if table[model.licence].tier is not None:
+            assert model.tier == oh.licence_tier(model.licence)
+        assert model.licence_url and model.licence_url.startswith("https://"), model.key
+
+
+def test_licence_tier():
+    assert oh.licence_tier("apache-2.0") == "permissive"
+    assert oh.licence_tier("MIT") == "permissive"
+    assert oh.licence_tier("Llama3.1") == "restricted"
+    assert oh.licence_tier("qwen-research") == "research-only"
+    assert oh.licence_tier("mrl") == "research-only"
+    with pytest.raises(catalog.UnknownLicenceError, match="Did you mean 'llama3.1'") as err:
+        oh.licence_tier("llama-3.1")
+    assert isinstance(err.value, oh.OssllmError)
+    with pytest.raises(catalog.UnknownLicenceError, match="its own licence"):
+        oh.licence_tier("other")
+
+
+def test_get_model_lookups_and_suggestions():
+    assert oh.get_model("Qwen2.5-0.5B-Instruct").key == "qwen2.5-0.5b-instruct"
+    assert oh.get_model("bartowski/Llama-3.2-1B-Instruct-GGUF").key == "llama-3.2-1b-instruct"
+    with pytest.raises(oh.UnknownModelError) as err:
+        oh.get_model("smolm2")
+    assert "smollm2-135m-instruct" in str(err.value) and "oh.download" in str(err.value)
+    with pytest.raises(oh.UnknownModelError):
+        oh.get_model("")
+
+
+def test_model_files_and_quants():
+    llama = oh.get_model("llama-3.2-1b-instruct")
+    assert llama.default_quant == "Q4_K_M"
+    assert llama.file().filename == "Llama-3.2-1B-Instruct-Q4_K_M.gguf"
+    assert llama.file("q8_0").size is None  # not known: null rather than a guess
+    with pytest.raises(oh.FileNotInRepoError, match="lists Q4_K_M, Q8_0"):
+        llama.file("Q2_K")
+    with pytest.raises(oh.FileNotInRepoError, match="discusses it but does not run it"):
+        oh.get_model("llama-3.1-405b-instruct").file()
+
+
+@pytest.mark.parametrize(
+    "break_it, message",
+    [
+        (lambda d: d["models"].append(copy.deepcopy(d["models"][0])), "twice"),
+        (lambda d: d["models"][0].update(tier="permissive", licence="llama3.2"), "Make them agree"),
+        (lambda d: d["models"][0].update(licence="wtfpl"), "does not define"),
+        (lambda d: d["models"][0].update(variant="chat"), "does not match its schema"),
+        (lambda d: d["models"][0]["files"]["Q4_1"].update(size=-3), "does not match its schema"),
+    ],
+)
+def test_a_broken_catalog_fails_loudly(break_it, message):
+    doc = _doc()
+    break_it(doc)
+    with pytest.raises(catalog.CatalogError, match=message):
+        catalog._validate(doc)

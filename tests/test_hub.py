@@ -1,0 +1,398 @@
+"""Hub downloads: quant parsing (logic), the offline pack (real files, no network) and
+real huggingface_hub downloads against a Hub-compatible server on 127.0.0.1.
+
+huggingface_hub reads HF_ENDPOINT and HF_HUB_OFFLINE once, at import, and the test
+session imports it offline (conftest). So every online test runs its download in a
+fresh Python process with HF_ENDPOINT pointing at tests/hubserver.py: exactly what a
+student's kernel does, with no patched URL templates. The server runs in this
+process, so the tests can count what the client asked for.
+"""
+
+import filecmp
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ossllm_helpers as oh
+from hubserver import FakeHub
+from ossllm_helpers.pack import OFFLINE_MODELS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = "course-test/tiny-GGUF"
+SMOL = "course-test/SmolLM2-135M-Instruct-GGUF"
+SMOL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GATED = "course-test/gated-GGUF"
+NO_GGUF = "course-test/original-weights"
+SPLIT = "course-test/split-GGUF"
+TOKEN = "hf_course_test_token"
+
+
+# ---------------------------------------------------------------- pure logic
+
+
+@pytest.mark.parametrize(
+    "name, quant",
+    [
+        ("gemma-3-270m-q4_k_m.gguf", "Q4_K_M"),
+        ("SmolLM2-135M-Instruct.Q4_1.gguf", "Q4_1"),
+        ("Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf", "Q4_K_M"),
+        ("smollm2-360m-instruct-q8_0.gguf", "Q8_0"),
+        ("Llama-3.2-1B-Instruct-f16.gguf", "F16"),
+        ("qwen2.5-1.5b-instruct-fp16.gguf", "F16"),
+        ("model-BF16.gguf", "BF16"),
+        ("Phi-3.5-mini-instruct-IQ4_XS.gguf", "IQ4_XS"),
+        ("Llama-3.2-1B-Instruct-IQ2_XXS.gguf", "IQ2_XXS"),
+        ("Llama-3.2-1B-Instruct-Q4_0_4_8.gguf", "Q4_0_4_8"),
+        ("Qwen3-30B-A3B-UD-Q4_K_XL.gguf", "Q4_K_XL"),
+        ("qwen2.5-7b-instruct-q4_k_m-00001-of-00002.gguf", "Q4_K_M"),
+        ("gpt-oss-20b-MXFP4.gguf", "MXFP4"),
+        ("sub/dir/Mistral-7B-Instruct-v0.3-Q5_K_S.gguf", "Q5_K_S"),
+        ("Qwen2.5-7B-Instruct.gguf", None),
+        ("README.md", None),
+    ],
+)
+def test_quant_of_reads_the_quant_from_a_file_name(name, quant):
+    assert oh.quant_of(name) == quant
+
+
+def test_is_offline_is_what_huggingface_hub_uses(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert oh.is_offline() is True
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert oh.is_offline() is False
+
+
+def test_download_refuses_a_filename_and_a_different_quant():
+    with pytest.raises(ValueError, match="not a Q8_0 file"):
+        oh.download(TINY, "tiny-model-Q4_K_M.gguf", quant="Q8_0")
+
+
+# ---------------------------------------------------------------- offline, real files, no network
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """huggingface_hub in offline mode, and any attempt to open a connection fails the test."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket.socket, "connect_ex", no_network)
+
+
+def test_offline_fetch_returns_the_pack_file_without_network(offline, pack_cache, smollm2_gguf, gemma_gguf):
+    path = oh.fetch("smollm2-135m-instruct", cache_dir=pack_cache)
+    assert Path(path) == smollm2_gguf
+    assert Path(path).read_bytes()[:4] == b"GGUF"
+    # the same by repository and quant name, as a lab cell might write it
+    gemma = OFFLINE_MODELS["gemma-3-270m"]
+    assert Path(oh.download(gemma.repo_id, "Q4_K_M", cache_dir=pack_cache)) == gemma_gguf
+
+
+def test_offline_fetch_installs_the_pack_into_an_empty_cache(offline, tmp_path, smollm2_gguf):
+    cache = tmp_path / "cache"
+    path = Path(oh.fetch("smollm2-135m-instruct", cache_dir=cache))
+    assert cache in path.parents
+    assert path.stat().st_size == oh.get_model("smollm2-135m-instruct").file().size
+    assert filecmp.cmp(path, smollm2_gguf, shallow=False)
+
+
+def test_offline_list_gguf_files_reads_the_cache(offline, pack_cache):
+    smol = OFFLINE_MODELS["smollm2-135m-instruct"]
+    assert oh.list_gguf_files(smol.repo_id, cache_dir=pack_cache) == [smol.filename]
+
+
+def test_offline_without_cache_says_how_to_get_the_file(offline, tmp_path):
+    with pytest.raises(oh.OfflineNotCachedError) as err:
+        oh.fetch("llama-3.2-1b-instruct", cache_dir=tmp_path / "empty")
+    msg = str(err.value)
+    assert "bartowski/Llama-3.2-1B-Instruct-GGUF" in msg
+    assert "HF_HUB_OFFLINE" in msg and "connect" in msg
+    with pytest.raises(oh.OfflineNotCachedError, match="No Q4_K_M GGUF file"):
+        oh.download("bartowski/Llama-3.2-1B-Instruct-GGUF", quant="Q4_K_M", cache_dir=tmp_path / "empty")
+
+
+def test_offline_model_without_its_package_names_the_install_line(offline, tmp_path, monkeypatch):
+    from ossllm_helpers import pack
+
+    # Logic only: pretend the carrier package is not installed.
+    monkeypatch.setattr(pack, "_package_dir", lambda module: None)
+    with pytest.raises(oh.OfflineNotCachedError) as err:
+        oh.fetch("gemma-3-270m", cache_dir=tmp_path / "empty")
+    msg = str(err.value)
+    assert OFFLINE_MODELS["gemma-3-270m"].pip_install in msg
+    assert "./course up" in msg
+
+
+def test_offline_missing_quant_lists_what_is_cached(offline, pack_cache):
+    gemma = OFFLINE_MODELS["gemma-3-270m"]
+    with pytest.raises(oh.OfflineNotCachedError) as err:
+        oh.download(gemma.repo_id, quant="Q8_0", cache_dir=pack_cache)
+    assert gemma.filename in str(err.value)
+
+
+# ---------------------------------------------------------------- online: a Hub on 127.0.0.1
+
+
+def _gguf_bytes(tag: str, size: int = 4096) -> bytes:
+    return (b"GGUF" + tag.encode()).ljust(size, b"\0")
+
+
+@pytest.fixture(scope="module")
+def hub(smollm2_gguf):
+    server = FakeHub(token=TOKEN)
+    server.add_repo(SMOL, {SMOL_FILE: smollm2_gguf, "README.md": "# SmolLM2 135M Instruct, Q4_1\n"})
+    server.add_repo(
+        TINY,
+        {
+            "tiny-model-Q4_K_M.gguf": _gguf_bytes("q4km", 50_000),
+            "tiny-model-Q8_0.gguf": _gguf_bytes("q80", 90_000),
+            "tiny-model-IQ4_XS.gguf": _gguf_bytes("iq4xs", 40_000),
+            "README.md": "# tiny\n",
+            "config.json": '{"model_type": "llama"}\n',
+        },
+    )
+    server.add_repo(GATED, {"gated-model-Q4_K_M.gguf": _gguf_bytes("gated"), "README.md": "# gated\n"}, gated=True)
+    server.add_repo(NO_GGUF, {"config.json": "{}\n", "model.safetensors": b"\0" * 64, "README.md": "# weights\n"})
+    server.add_repo(
+        SPLIT,
+        {
+            "big-Q4_K_M-00001-of-00002.gguf": _gguf_bytes("part1"),
+            "big-Q4_K_M-00002-of-00002.gguf": _gguf_bytes("part2"),
+        },
+    )
+    smol = OFFLINE_MODELS["smollm2-135m-instruct"]
+    server.add_repo(smol.repo_id, {smol.filename: smollm2_gguf, "README.md": "# the real repository id\n"})
+    with server:
+        yield server
+
+
+_DRIVER = """
+import json, sys
+spec = json.loads(sys.argv[1])
+free = spec.get("free_bytes")
+if free is not None:  # logic only: pretend the disk is nearly full
+    import shutil
+    real = shutil.disk_usage
+    def fake(path):
+        usage = real(path)
+        return type(usage)(usage.total, usage.total - free, free)
+    shutil.disk_usage = fake
+import ossllm_helpers as oh
+out = []
+for name, args, kwargs in spec["calls"]:
+    try:
+        out.append({"ok": getattr(oh, name)(*args, **kwargs)})
+    except oh.OssllmError as e:
+        out.append({"error": type(e).__name__, "message": str(e)})
+print(json.dumps(out))
+"""
+
+
+def run_online(hub_or_url, home: Path, *calls, token=None, free_bytes=None):
+    """Run oh.<name>(*args, **kwargs) calls in a new process whose huggingface_hub talks to the test Hub."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_CACHE")}
+    env.update(
+        HF_ENDPOINT=hub_or_url if isinstance(hub_or_url, str) else hub_or_url.url,
+        HF_HOME=str(home),
+        HF_HUB_OFFLINE="0",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
+    if token:
+        env["HF_TOKEN"] = token
+    spec = {"calls": [[c[0], list(c[1]), c[2] if len(c) > 2 else {}] for c in calls], "free_bytes": free_bytes}
+    proc = subprocess.run(
+        [sys.executable, "-c", _DRIVER, json.dumps(spec)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results if len(results) > 1 else results[0]
+
+
+def since(hub, mark, **kw):
+    return [r for r in hub.log[mark:] if all(getattr(r, k) == v for k, v in kw.items())]
+
+
+def test_download_whole_file_then_reuse_the_cache(hub, tmp_path, smollm2_gguf):
+    mark = len(hub.log)
+    first = run_online(hub, tmp_path / "hf", ("download", [SMOL], {"quant": "Q4_1"}))
+    path = Path(first["ok"])
+    assert path.name == SMOL_FILE and (tmp_path / "hf" / "hub") in path.parents
+    assert filecmp.cmp(path, smollm2_gguf, shallow=False)
+    gets = since(hub, mark, server="cdn", method="GET")
+    assert len(gets) == 1 and gets[0].range is None
+
+    # A new process (a restarted kernel) finds it in the cache: it may ask for metadata, never for the bytes.
+    mark = len(hub.log)
+    again = run_online(hub, tmp_path / "hf", ("download", [SMOL, SMOL_FILE]))
+    assert again["ok"] == first["ok"]
+    assert since(hub, mark, server="cdn") == []
+    assert since(hub, mark, server="hub"), "the second call still checks the Hub for a newer revision"
+
+
+def test_interrupted_transfer_is_resumed_with_a_range_request(hub, tmp_path, smollm2_gguf):
+    cut = 10 * 1024 * 1024
+    hub.drop_next_transfer(SMOL, SMOL_FILE, after_bytes=cut)
+    mark = len(hub.log)
+    result = run_online(hub, tmp_path / "hf", ("download", [SMOL, SMOL_FILE]))
+    assert filecmp.cmp(result["ok"], smollm2_gguf, shallow=False)
+    gets = since(hub, mark, server="cdn", method="GET")
+    assert [g.range for g in gets] == [None, f"bytes={cut}-"]
+
+
+def test_quant_names_resolve_against_the_repository(hub, tmp_path):
+    by_kw, by_position, default = run_online(
+        hub,
+        tmp_path / "hf",
+        ("download", [TINY], {"quant": "q8_0"}),
+        ("download", [TINY, "IQ4_XS"]),
+        ("download", [TINY]),
+    )
+    assert Path(by_kw["ok"]).name == "tiny-model-Q8_0.gguf"
+    assert Path(by_position["ok"]).name == "tiny-model-IQ4_XS.gguf"
+    assert Path(default["ok"]).name == "tiny-model-Q4_K_M.gguf"
+    assert Path(by_kw["ok"]).read_bytes() == _gguf_bytes("q80", 90_000)
+
+
+def test_split_gguf_downloads_every_shard(hub, tmp_path):
+    result = run_online(hub, tmp_path / "hf", ("download", [SPLIT], {"quant": "Q4_K_M"}))
+    first = Path(result["ok"])
+    assert first.name == "big-Q4_K_M-00001-of-00002.gguf"
+    assert (first.parent / "big-Q4_K_M-00002-of-00002.gguf").read_bytes() == _gguf_bytes("part2")
+
+
+def test_unknown_repository(hub, tmp_path):
+    plain, near_miss, key = run_online(
+        hub,
+        tmp_path / "hf",
+        ("download", ["course-test/no-such-GGUF"], {"quant": "Q4_K_M"}),
+        ("download", ["bartowski/Llama-3.2-1B-Instruct-GUF"], {"quant": "Q4_K_M"}),
+        ("download", ["qwen2.5-0.5b-instruct"]),
+    )
+    assert plain["error"] == "RepoNotFoundError"
+    assert "course-test/no-such-GGUF" in plain["message"] and "spelling" in plain["message"]
+    assert near_miss["error"] == "RepoNotFoundError"
+    assert "bartowski/Llama-3.2-1B-Instruct-GGUF" in near_miss["message"]
+    assert "oh.fetch('llama-3.2-1b-instruct')" in near_miss["message"]
+    assert key["error"] == "RepoNotFoundError" and "oh.fetch('qwen2.5-0.5b-instruct')" in key["message"]
+
+
+def test_missing_file_or_quant_lists_the_gguf_files_and_quants(hub, tmp_path):
+    mark = len(hub.log)
+    quant, name = run_online(
+        hub,
+        tmp_path / "hf",
+        ("download", [TINY], {"quant": "Q5_K_M"}),
+        ("download", [TINY, "tiny-model-Q6_K.gguf"]),
+    )
+    for result in (quant, name):
+        assert result["error"] == "FileNotInRepoError"
+        for f in ("tiny-model-Q4_K_M.gguf", "tiny-model-Q8_0.gguf", "tiny-model-IQ4_XS.gguf"):
+            assert f in result["message"]
+        assert "Quants: IQ4_XS, Q4_K_M, Q8_0" in result["message"]
+    assert "no Q5_K_M GGUF file" in quant["message"]
+    assert since(hub, mark, server="cdn") == []
+
+
+def test_repository_without_gguf_points_to_a_gguf_repository(hub, tmp_path):
+    result = run_online(hub, tmp_path / "hf", ("download", [NO_GGUF], {"quant": "Q4_K_M"}))
+    assert result["error"] == "FileNotInRepoError"
+    assert "no GGUF files" in result["message"] and "-GGUF" in result["message"]
+
+
+def test_unknown_revision(hub, tmp_path):
+    result = run_online(hub, tmp_path / "hf", ("download", [TINY], {"quant": "Q4_K_M", "revision": "v9"}))
+    assert result["error"] == "FileNotInRepoError" and "revision 'v9'" in result["message"]
+
+
+def test_gated_repository_needs_the_licence_and_a_token(hub, tmp_path):
+    call = ("download", [GATED], {"quant": "Q4_K_M"})
+    anonymous = run_online(hub, tmp_path / "a", call)
+    assert anonymous["error"] == "GatedRepoError"
+    for words in ("accept", "HF_TOKEN", "hf auth login", "huggingface-cli login", "No Hugging Face token"):
+        assert words in anonymous["message"]
+    assert f"{hub.url}/{GATED}" in anonymous["message"]
+
+    wrong = run_online(hub, tmp_path / "b", call, token="hf_not_granted")
+    assert wrong["error"] == "GatedRepoError" and "not been granted" in wrong["message"]
+
+    mark = len(hub.log)
+    granted = run_online(hub, tmp_path / "c", call, token=TOKEN)
+    assert Path(granted["ok"]).read_bytes() == _gguf_bytes("gated")
+    heads = since(hub, mark, server="hub", method="HEAD")
+    assert heads and all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in heads)
+    cdn = since(hub, mark, server="cdn")
+    assert cdn and all("authorization" not in r.headers for r in cdn), "the token must not leave the Hub"
+
+
+def test_not_enough_disk_refuses_before_downloading(hub, tmp_path):
+    mark = len(hub.log)
+    result = run_online(hub, tmp_path / "hf", ("download", [SMOL, SMOL_FILE]), free_bytes=50_000_000)
+    assert result["error"] == "NotEnoughDiskError"
+    msg = result["message"]
+    assert "98.36 MB" in msg and "50.00 MB free" in msg and "cache_dir=" in msg
+    assert since(hub, mark, server="cdn") == []
+    assert not list((tmp_path / "hf").rglob("*.gguf"))
+
+
+def test_online_fetch_of_an_offline_model_uses_the_package_not_the_network(hub, tmp_path):
+    smol = OFFLINE_MODELS["smollm2-135m-instruct"]
+    mark = len(hub.log)
+    result = run_online(hub, tmp_path / "hf", ("fetch", ["smollm2-135m-instruct"]))
+    assert Path(result["ok"]).name == smol.filename
+    # The packaged blob is named by its sha256, which the Hub reports as the file's etag: nothing to transfer.
+    assert since(hub, mark, server="cdn") == []
+
+
+def test_unreachable_hub_falls_back_to_the_cache(hub, tmp_path):
+    first = run_online(hub, tmp_path / "hf", ("download", [TINY], {"quant": "Q8_0"}))
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    cached, missing = run_online(
+        dead,
+        tmp_path / "hf",
+        ("download", [TINY], {"quant": "Q8_0"}),
+        ("download", [TINY], {"quant": "Q4_K_M"}),
+    )
+    assert cached["ok"] == first["ok"]
+    assert missing["error"] == "OfflineNotCachedError" and "could not be reached" in missing["message"]
+
+
+def test_list_gguf_files_online(hub, tmp_path):
+    result = run_online(hub, tmp_path / "hf", ("list_gguf_files", [TINY]))
+    assert result["ok"] == ["tiny-model-IQ4_XS.gguf", "tiny-model-Q4_K_M.gguf", "tiny-model-Q8_0.gguf"]
+
+
+@pytest.mark.notebooks
+def test_progress_bar_is_a_widget_in_a_notebook(hub, tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    setup = (
+        "import os\n"
+        f"os.environ.update(HF_ENDPOINT={hub.url!r}, HF_HOME={str(tmp_path / 'hf')!r}, HF_HUB_OFFLINE='0')\n"
+        "import ossllm_helpers as oh\n"
+        f"path = oh.download({TINY!r}, quant='Q8_0')\n"
+        "print(os.path.basename(path))"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup)])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    assert any(o.get("output_type") == "stream" and "tiny-model-Q8_0.gguf" in o.get("text", "") for o in outputs)
+    widgets = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert widgets, f"no progress widget among {[o.get('output_type') for o in outputs]}"
+
