@@ -301,24 +301,25 @@ class LabChat:
 
     def _exchange(self, text: str) -> str:
         self.last_error = None
-        if self._chat is None:
+        first = self._chat is None
+        if first:
+            # the model loads on the first message; say so, as it takes a few seconds
             self._set_status(f"Loading {html.escape(self._model_label())}… (only before the first reply)")
-        try:
-            chat = self._load_chat()
-        except Exception as exc:
-            return self._fail(exc)
-        self._set_status("")
         self._add_bubble("user", text)
         reply_bubble = self._add_bubble("assistant", "")
         reply = ""
         try:
-            for chunk in chat.send(text, stream=True):
+            for chunk in self._load_chat().send(text, stream=True):
+                if first:
+                    self._set_status("")
+                    first = False
                 reply += chunk if isinstance(chunk, str) else str(chunk)
                 if reply_bubble is not None:
                     reply_bubble.value = _bubble_html("assistant", self.assistant_name, reply)
         except Exception as exc:
             self._drop_bubbles(2)
             return self._fail(exc)
+        self._set_status("")
         if not reply.strip():
             self._drop_bubbles(2)
             self._set_status("The assistant gave an empty reply; it does not count. Ask again, perhaps differently.")

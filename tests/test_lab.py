@@ -1,6 +1,7 @@
 """Lab chat: transcripts and the completion check, the widget over a fake chat, one real model run."""
 
 import json
+from html import unescape as html_unescape
 from pathlib import Path
 
 import pytest
@@ -275,6 +276,29 @@ def test_model_errors_are_shown_not_raised(lab_file, tmp_path, error):
     assert not lab.send_button.disabled
     assert lab.ask("again") == ""
     assert len(factory.calls) == 2  # a later send tries again
+
+
+@pytest.mark.parametrize(
+    "model, expected",
+    [("missing.gguf", "NotGGUFError"), ("no-such-model", "UnknownModelError")],
+)
+def test_real_chat_errors_are_readable(lab_file, tmp_path, model, expected):
+    import ossllm_helpers.errors as errors
+
+    if model.endswith(".gguf"):
+        model = tmp_path / model
+    lab = LabChat.from_file(lab_file, model=model, transcript=tmp_path / "t.json")  # the real Chat
+    lab.widget
+    assert lab.ask("What is GGUF?") == ""
+    kind = getattr(errors, expected)
+    assert lab.last_error and "Traceback" not in lab.status.value
+    # the message shown is the typed error's own, which says what to do next
+    with pytest.raises(kind) as raised:
+        from ossllm_helpers.chat import Chat
+
+        Chat(model).send("x")
+    assert str(raised.value) == lab.last_error
+    assert html_unescape(lab.status.value).count(str(raised.value)) == 1
 
 
 def test_error_mid_stream_is_shown(lab_file, tmp_path):
