@@ -112,7 +112,8 @@ def _assess(path, lesson, minimum) -> tuple[bool, str]:
         )
     n = count_exchanges(data["messages"])
     if n < minimum:
-        return False, f"Lab not complete: {n} of {minimum} exchanges so far. Talk to the assistant {minimum - n} more time(s)."
+        more = minimum - n
+        return False, f"Lab not complete: {n} of {minimum} exchanges so far. Talk to the assistant {more} more time(s)."
     return True, f"Lab complete: {n} exchanges with the assistant ({minimum} needed)."
 
 
@@ -463,4 +464,5 @@ class LabChat:
             self.autoplay()
 
     def __repr__(self) -> str:
-        return f"<LabChat {self.lesson}: {self.exchanges} / {self.minimum_exchanges} exchanges, model {self._model_label()}>"
+        progress = f"{self.exchanges} / {self.minimum_exchanges} exchanges"
+        return f"<LabChat {self.lesson}: {progress}, model {self._model_label()}>"

@@ -417,7 +417,6 @@ class Quiz:
     def _build(self):
         import ipywidgets as w
 
-        auto = w.Layout(width="auto")
         blocks = [w.HTML(f"<h3 style='margin:0.2em 0'>{html.escape(self.title)}</h3>")]
         self.score_label = w.Label(self.score_text)
         for n, q in enumerate(self.data["questions"], 1):
@@ -429,13 +428,15 @@ class Quiz:
             )
             if q["multiple"]:
                 ui["boxes"] = [
-                    w.Checkbox(value=False, description=o["text"], indent=False, layout=auto)
+                    w.Checkbox(value=False, description=o["text"], indent=False, layout=w.Layout(width="auto"))
                     for o in q["options"]
                 ]
                 chooser = w.VBox(ui["boxes"])
             else:
                 ui["radio"] = w.RadioButtons(
-                    options=[(o["text"], i) for i, o in enumerate(q["options"])], value=None, layout=auto
+                    options=[(o["text"], i) for i, o in enumerate(q["options"])],
+                    value=None,
+                    layout=w.Layout(width="auto"),
                 )
                 chooser = ui["radio"]
             ui["button"] = w.Button(description="Check", tooltip=f"Check question {n}")
