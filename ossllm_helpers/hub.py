@@ -253,7 +253,8 @@ def _not_cached(repo_id: str, what: str, cache: Path, *, offline: bool, cached: 
 # ---------------------------------------------------------------- listing
 
 
-def _remote_files(repo_id: str, revision, token) -> dict[str, int | None]:
+def _remote_files(repo_id: str, revision, token) -> tuple[dict[str, int | None], dict[str, str]]:
+    """File name to size, and LFS file name to sha256 (the name of its blob in the cache)."""
     from huggingface_hub import HfApi
     from huggingface_hub import errors as hf_errors
 
@@ -268,7 +269,9 @@ def _remote_files(repo_id: str, revision, token) -> dict[str, int | None]:
         ) from err
     except hf_errors.RepositoryNotFoundError as err:
         raise _repo_not_found(repo_id) from err
-    return {s.rfilename: (s.lfs.size if s.lfs else s.size) for s in (info.siblings or [])}
+    return {s.rfilename: (s.lfs.size if s.lfs else s.size) for s in (info.siblings or [])}, {
+        s.rfilename: s.lfs.sha256 for s in (info.siblings or []) if s.lfs
+    }
 
 
 def _snapshot_dir(cache: Path, repo_id: str, revision) -> Path | None:
@@ -319,7 +322,7 @@ def list_gguf_files(repo_id: str, *, revision: str | None = None, token=None, ca
         files = _cached_files(_cache_root(cache_dir), repo_id, revision)
     else:
         try:
-            files = _remote_files(repo_id, revision, token)
+            files, _ = _remote_files(repo_id, revision, token)
         except _network_errors():
             files = _cached_files(_cache_root(cache_dir), repo_id, revision)
     return sorted(f for f in files if _is_gguf(f))
@@ -371,17 +374,21 @@ def _free_space(cache: Path) -> tuple[Path, int]:
     return probe, shutil.disk_usage(probe).free
 
 
-def _check_disk(repo_id: str, names: list[str], files: dict[str, int | None], cache: Path, cache_dir, revision) -> None:
+def _check_disk(repo_id, names, files, oids, cache: Path, cache_dir, revision) -> None:
     from huggingface_hub import try_to_load_from_cache
 
+    blobs = cache / ("models--" + repo_id.replace("/", "--")) / "blobs"
     need = 0
     for name in names:
         size = files.get(name)
         if size is None:
             continue
-        cached = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir, revision=revision)
-        if not isinstance(cached, str):
-            need += size
+        # An LFS blob is named by its sha256, whatever revision or pack put it there.
+        if name in oids and (blobs / oids[name]).is_file():
+            continue
+        if isinstance(try_to_load_from_cache(repo_id, name, cache_dir=cache_dir, revision=revision), str):
+            continue
+        need += size
     if not need:
         return
     where, free = _free_space(cache)
@@ -486,9 +493,10 @@ def download(
     # Which file(s)? Online, from the repository's listing (which also gives sizes for the disk check).
     reachable = not offline
     files: dict[str, int | None] = {}
+    oids: dict[str, str] = {}
     if reachable:
         try:
-            files = _remote_files(repo_id, revision, token)
+            files, oids = _remote_files(repo_id, revision, token)
         except _network_errors():
             reachable = False  # hf_hub_download falls back to the cache the same way
         except hf_errors.HfHubHTTPError as err:
@@ -498,7 +506,7 @@ def download(
     if reachable:
         names = _pick(repo_id, files, filename, quant)
         _install_from_pack(repo_id, names, cache, cache_dir, revision)
-        _check_disk(repo_id, names, files, cache, cache_dir, revision)
+        _check_disk(repo_id, names, files, oids, cache, cache_dir, revision)
     else:
         if filename is not None:
             names = [filename]

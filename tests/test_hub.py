@@ -347,6 +347,11 @@ def test_not_enough_disk_refuses_before_downloading(hub, tmp_path):
     assert since(hub, mark, server="cdn") == []
     assert not list((tmp_path / "hf").rglob("*.gguf"))
 
+    # Once the file is cached, a full disk is no reason to refuse it.
+    fetched = run_online(hub, tmp_path / "hf", ("download", [SMOL, SMOL_FILE]))
+    again = run_online(hub, tmp_path / "hf", ("download", [SMOL, SMOL_FILE]), free_bytes=1_000)
+    assert again["ok"] == fetched["ok"]
+
 
 def test_online_fetch_of_an_offline_model_uses_the_package_not_the_network(hub, tmp_path):
     smol = OFFLINE_MODELS["smollm2-135m-instruct"]
@@ -389,10 +394,18 @@ def test_progress_bar_is_a_widget_in_a_notebook(hub, tmp_path):
         f"path = oh.download({TINY!r}, quant='Q8_0')\n"
         "print(os.path.basename(path))"
     )
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup)])
+    quiet = f"print(os.path.basename(oh.download({TINY!r}, quant='IQ4_XS', progress=False)))"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup), nbformat.v4.new_code_cell(quiet)])
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    outputs = nb.cells[0].outputs
-    assert any(o.get("output_type") == "stream" and "tiny-model-Q8_0.gguf" in o.get("text", "") for o in outputs)
-    widgets = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert widgets, f"no progress widget among {[o.get('output_type') for o in outputs]}"
+
+    def widgets(cell):
+        return [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+
+    def printed(cell):
+        return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+
+    loud, silent = nb.cells
+    assert "tiny-model-Q8_0.gguf" in printed(loud)
+    assert widgets(loud), f"no progress widget among {[o.get('output_type') for o in loud.outputs]}"
+    assert "tiny-model-IQ4_XS.gguf" in printed(silent) and not widgets(silent)
 
