@@ -109,7 +109,9 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     from huggingface_hub import errors as hf_errors
 
     errs.append(hf_errors.OfflineModeIsEnabled)
-    for mod, names in (("httpx2", ("TransportError",)), ("httpx", ("TransportError",)), ("requests", ("ConnectionError", "Timeout"))):
+    # huggingface_hub's HTTP client has changed over versions (requests, httpx, httpx2): accept each one's errors.
+    clients = (("httpx2", ("TransportError",)), ("httpx", ("TransportError",)), ("requests", ("ConnectionError", "Timeout")))
+    for mod, names in clients:
         try:
             module = __import__(mod)
         except ImportError:
@@ -145,7 +147,7 @@ def _catalog_hint(repo_id: str) -> str:
     return "The course catalog lists models that exist: `python -m ossllm_helpers models` or oh.load_catalog(). "
 
 
-def _repo_not_found(repo_id: str, err=None) -> RepoNotFoundError:
+def _repo_not_found(repo_id: str) -> RepoNotFoundError:
     from huggingface_hub import get_token
 
     looks_like_key = "/" not in repo_id
@@ -458,7 +460,7 @@ def download(
         cache_dir: The Hub cache folder; default ``huggingface_hub``'s (``HF_HUB_CACHE``, under ``HF_HOME``).
         local_files_only: Only look in the cache. Default: true when ``HF_HUB_OFFLINE`` is set.
         token: A Hub access token for gated or private repositories; default the
-            ``HF_TOKEN`` environment variable or the token saved by ``huggingface-cli login``.
+            ``HF_TOKEN`` environment variable or the token saved by ``hf auth login``.
         progress: Show a progress bar (a widget in Jupyter, text in a terminal).
 
     Returns:
@@ -555,6 +557,12 @@ def download(
             raise _not_cached(repo_id, f"The file {name!r}", cache, offline=True) from err
         except hf_errors.HfHubHTTPError as err:
             raise _hub_trouble(err) from err
+        except _network_errors() as err:
+            # huggingface_hub already retried with Range requests; the partial file is not kept.
+            raise OssllmError(
+                f"The download of {name} from {repo_id} broke off ({type(err).__name__}: {err}). "
+                "Check the connection and run this again; files that finished are kept in the cache."
+            ) from err
     return paths[0]
 
 
