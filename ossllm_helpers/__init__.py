@@ -51,6 +51,7 @@ _EXPORTS = {
     "show_quiz": "quiz",
     "LabChat": "lab",
     "lab_complete": "lab",
+    "lab_status": "lab",
 }
 
 __all__ = sorted(_EXPORTS) + ["grading", "setup_notebook", "__version__"]
