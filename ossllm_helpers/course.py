@@ -58,6 +58,9 @@ def generate_release(root: Path | None = None, names: list[str] | None = None, *
             result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=nbgrader_env())
             if result.returncode != 0 or not target.is_dir():
                 raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{result.stdout}\n{result.stderr}")
+            # A transcript left by running the source notebook in place is the author's, not the student's.
+            for stray in target.glob("lab_transcript*.json"):
+                stray.unlink()
             out.append(target)
             if not quiet:
                 print(f"released {name} -> {target.relative_to(root)}")
