@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,17 @@ STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 _HIDDEN = re.compile(r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS.*?^[ \t]*#+[ \t]*END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", re.S)
 _TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt", "DeadKernelError"}
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this module rebinds ``ossllm_helpers.grading``, which is also the package's ``grading()``
+    function; so the module answers that call the same way, and lab cells keep working in any process."""
+
+    def __call__(self) -> bool:
+        return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 
 class GradingError(OssllmError):

@@ -1,0 +1,227 @@
+"""How long grading the module test takes, where the time goes, and what two processes gain.
+
+    .venv/bin/python benchmarks/bench_grading.py [--n 12] [--jobs 2]
+
+For a class of N synthetic submissions (each question right with probability 0.75, fixed seed)
+in a temporary course folder, it measures:
+
+1. plain `nbgrader autograde module_test` over the whole class (one process): the baseline;
+2. where the time goes, from real nbgrader run in this process with timers around kernel
+   start (launch + wait until ready), cell execution, kernel shutdown and the gradebook work
+   (the submission rows, OverwriteCells' reads, SaveAutoGrades' writes);
+3. the course workflow (`ossllm_helpers.grading.autograde`) with one process and with
+   ``--jobs`` processes over disjoint halves of the class, each with its own copy of the
+   gradebook, merged afterwards; every student's score for every cell is compared with the
+   plain run, so a faster run that loses a grade fails loudly.
+
+Figures depend on the machine and on what else runs on it: the load average is printed.
+"""
+
+import argparse
+import functools
+import importlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from crafted.submissions import solutions, with_answers  # noqa: E402
+from ossllm_helpers.course import nbgrader_env  # noqa: E402
+
+grading = importlib.import_module("ossllm_helpers.grading")  # the package also has a grading() function
+
+
+def make_course(where: Path) -> "grading.Course":
+    where.mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", where)
+    shutil.copytree(ROOT / "source" / "module_test", where / "source" / "module_test")
+    return grading.Course(where)
+
+
+def synthetic_class(release_nb, source_nb, n: int, seed: int = 0) -> dict:
+    rng = random.Random(seed)
+    good = solutions(source_nb)
+    out = {}
+    for i in range(n):
+        answers = {}
+        for name, value in good.items():
+            if rng.random() < 0.75:
+                answers[name] = value
+            elif value.startswith('"'):
+                answers[name] = repr(rng.choice([x for x in "ABCD" if f'"{x}"' != value]))
+            else:
+                answers[name] = repr(round(float(value) * rng.choice([0.5, 2.0]), 3))
+        out[f"student{i + 1:03d}"] = with_answers(release_nb, answers)
+    return out
+
+
+def nbgrader(course, *args) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course.root, env=nbgrader_env(),
+                   capture_output=True, check=True)
+    return time.perf_counter() - start
+
+
+def scores(course) -> dict:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", "ossllm") as gb:
+        return {s.student.id: {g.name: g.score for nb in s.notebooks for g in nb.grades}
+                for s in gb.assignment_submissions("module_test")}
+
+
+class Timers:
+    """Wrap methods so their wall time adds up under a label."""
+
+    def __init__(self):
+        self.totals = defaultdict(float)
+        self._undo = []
+
+    def wrap(self, owner, name, label):
+        original = getattr(owner, name)
+        totals = self.totals
+        if _is_coroutine(original):
+            @functools.wraps(original)
+            async def timed(*a, **k):
+                start = time.perf_counter()
+                try:
+                    return await original(*a, **k)
+                finally:
+                    totals[label] += time.perf_counter() - start
+        else:
+            @functools.wraps(original)
+            def timed(*a, **k):
+                start = time.perf_counter()
+                try:
+                    return original(*a, **k)
+                finally:
+                    totals[label] += time.perf_counter() - start
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, original))
+
+    def restore(self):
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+
+
+def _is_coroutine(fn):
+    import inspect
+
+    return inspect.iscoroutinefunction(fn)
+
+
+def phases(course, students) -> dict:
+    """Grade in this process with real nbgrader, timing each phase."""
+    import nbclient.client as ncc
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.converters.autograde import Autograde
+    from nbgrader.preprocessors import AssignLatePenalties, OverwriteCells, SaveAutoGrades
+
+    t = Timers()
+    # nbconvert's ExecutePreprocessor calls nbclient's sync wrappers; kernel_info is its wait until ready
+    t.wrap(ncc.NotebookClient, "start_new_kernel", "kernel start")
+    t.wrap(ncc.NotebookClient, "start_new_kernel_client", "kernel start")
+    t.wrap(ncc.NotebookClient, "wait_for_reply", "kernel start")
+    t.wrap(ncc.NotebookClient, "execute_cell", "cell execution")
+    t.wrap(ncc.NotebookClient, "_cleanup_kernel", "kernel shutdown")
+    t.wrap(Autograde, "init_assignment", "gradebook")
+    for cls in (OverwriteCells, SaveAutoGrades, AssignLatePenalties):
+        t.wrap(cls, "preprocess", "gradebook")
+    start = time.perf_counter()
+    app = grading._coursedir(course.root, ["--OverwriteCells.add_missing_cells=True"])
+    startup = time.perf_counter() - start
+    api = NbGraderAPI(coursedir=app.coursedir, parent=app)
+    start = time.perf_counter()
+    for s in students:
+        assert api.autograde("module_test", s, force=True, create=True)["success"], s
+    total = time.perf_counter() - start
+    t.restore()
+    out = dict(t.totals)
+    out["other (sanitising, files, nbconvert)"] = total - sum(t.totals.values())
+    return {"per student": total, "phases": out, "config load": startup}
+
+
+def load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=12, help="submissions in the class (default 12)")
+    p.add_argument("--jobs", type=int, default=2, help="processes for the parallel run (default 2)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary course folders")
+    args = p.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="ossllm-bench-grading-"))
+    print(f"class of {args.n} synthetic submissions; {os.cpu_count()} cores; load average {load()}")
+    try:
+        base = make_course(tmp / "base")
+        t_gen = nbgrader(base, "generate_assignment", "module_test", "--force")
+        release_nb = nbformat.read(base.root / "release" / "module_test" / "module_test.ipynb", as_version=4)
+        source_nb = nbformat.read(base.root / "source" / "module_test" / "module_test.ipynb", as_version=4)
+        for student, nb in synthetic_class(release_nb, source_nb, args.n).items():
+            path = base.submitted(student)
+            path.parent.mkdir(parents=True)
+            nbformat.write(nb, path)
+        t_start = min(nbgrader(base, "--version") for _ in range(2))
+
+        def copy(name):
+            c = grading.Course(shutil.copytree(base.root, tmp / name))
+            return c
+
+        plain = copy("plain")
+        t_plain = nbgrader(plain, "autograde", "module_test", "--force", "--OverwriteCells.add_missing_cells=True")
+        reference = scores(plain)
+        assert len(reference) == args.n
+
+        inproc = copy("phases")
+        ph = phases(inproc, sorted(reference))
+        assert scores(inproc) == reference, "in-process grading changed a score"
+
+        runs = {}
+        for jobs in (1, args.jobs):
+            c = copy(f"jobs{jobs}")
+            start = time.perf_counter()
+            grading.autograde(c, jobs=jobs)
+            runs[jobs] = time.perf_counter() - start
+            got = scores(c)
+            lost = {s for s in reference if got.get(s) != reference[s]}
+            assert not lost, f"jobs={jobs} graded differently from plain nbgrader: {sorted(lost)}"
+
+        n = args.n
+        print(f"\nnbgrader process start (import, config): {t_start:.1f} s; generate_assignment {t_gen:.1f} s")
+        print(f"\n{'run':52} {'wall s':>8} {'s/submission':>13} {'vs plain':>9}")
+        rows = [("plain `nbgrader autograde` (1 process)", t_plain),
+                ("course workflow, 1 process (+ report checks)", runs[1]),
+                (f"course workflow, {args.jobs} processes, merged gradebooks", runs[args.jobs])]
+        for label, secs in rows:
+            print(f"{label:52} {secs:8.1f} {secs / n:13.2f} {t_plain / secs:8.2f}x")
+        print(f"\nwhere the time goes, real nbgrader in one process, per submission ({n} submissions):")
+        for label, secs in sorted(ph["phases"].items(), key=lambda kv: -kv[1]):
+            print(f"  {label:40} {secs / n:6.2f} s  {100 * secs / ph['per student']:5.1f}%")
+        print(f"  {'total':40} {ph['per student'] / n:6.2f} s  (config load once: {ph['config load']:.1f} s)")
+        print(f"\nevery student's score on every cell is the same in all runs ({n} students, "
+              f"{sum(len(v) for v in reference.values())} cells); load average now {load()}")
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
