@@ -242,7 +242,7 @@ def _not_cached(repo_id: str, what: str, cache: Path, *, offline: bool, cached: 
         )
     msg = f"{what} of {repo_id} is not in the Hugging Face cache ({cache}) and {why}"
     packed = _pack_model(repo_id, None)
-    if packed is not None:
+    if packed is not None and not cached:
         msg += (
             f" It is one of the course's offline models: `./course up` installs it, or run "
             f"`{packed.pip_install}` and then oh.install_pack()."
@@ -521,7 +521,7 @@ def download(
                 try:
                     names = _pick(repo_id, cached, None, quant)
                 except FileNotInRepoError:
-                    what = f"No {quant.upper()} GGUF file" if quant else "No GGUF file"
+                    what = f"A {quant.upper()} GGUF file" if quant else "A GGUF file"
                     raise _not_cached(repo_id, what, cache, offline=offline, cached=cached) from None
         _install_from_pack(repo_id, names, cache, cache_dir, revision)
 

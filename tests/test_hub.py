@@ -120,7 +120,7 @@ def test_offline_without_cache_says_how_to_get_the_file(offline, tmp_path):
     msg = str(err.value)
     assert "bartowski/Llama-3.2-1B-Instruct-GGUF" in msg
     assert "HF_HUB_OFFLINE" in msg and "connect" in msg
-    with pytest.raises(oh.OfflineNotCachedError, match="No Q4_K_M GGUF file"):
+    with pytest.raises(oh.OfflineNotCachedError, match="A Q4_K_M GGUF file"):
         oh.download("bartowski/Llama-3.2-1B-Instruct-GGUF", quant="Q4_K_M", cache_dir=tmp_path / "empty")
 
 
