@@ -176,12 +176,12 @@ def _problem(student, kind, detail):
 
 
 def release(course: Course) -> Path:
-    """nbgrader generate_assignment, then release_assignment to the exchange; returns the exchange folder."""
+    """nbgrader generate_assignment, then release_assignment to the exchange; returns release/<assignment>."""
     course.nbgrader("generate_assignment", course.assignment, "--force")
-    result = course.nbgrader("release_assignment", course.assignment, "--force")
-    match = re.search(r"to (\S+)\s*$", _tail(result, 3), re.M)
-    print(f"released {course.assignment}: release/{course.assignment}/ and the exchange")
-    return Path(match.group(1)) if match else course.root
+    course.nbgrader("release_assignment", course.assignment, "--force")
+    print(f"released {course.assignment}: the student version is in release/{course.assignment}/ and in the "
+          "exchange (students run `nbgrader fetch_assignment`, or hand out the release folder yourself)")
+    return course.root / "release" / course.assignment
 
 
 def _ensure_generated(course: Course):
