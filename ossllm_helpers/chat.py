@@ -304,9 +304,7 @@ class Chat:
     def info(self):
         """The GGUF header of the local model (``GGUFInfo``); finds the file, loads nothing."""
         if self._info is None:
-            from .gguf import inspect
-
-            self._info = inspect(self._resolve())
+            self._info = _header(self._resolve())
         return self._info
 
     @property
@@ -468,6 +466,28 @@ class Chat:
                 " e.g. http://127.0.0.1:8000/v1."
             ) from None
         return _sse_pieces(response, url)
+
+
+_HEADERS: dict[tuple, object] = {}
+
+
+def _header(path: Path):
+    # Lab notebooks make a new Chat for the same file again and again; its header
+    # (~20-100 ms to read: tens of thousands of token strings) is read once.
+    from .gguf import inspect
+
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return inspect(path)  # says what is wrong with the path
+    info = _HEADERS.get(key)
+    if info is None:
+        info = inspect(path)
+        if len(_HEADERS) >= 16:
+            _HEADERS.clear()
+        _HEADERS[key] = info
+    return info
 
 
 def _approx_tokens(text: str) -> int:

