@@ -77,32 +77,35 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=10, help="repetitions of each measurement")
     ap.add_argument("--tokens", type=int, default=64, help="max_tokens of each reply")
     ap.add_argument("--n-ctx", type=int, default=2048)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="llama.cpp threads on both sides (default: llama-cpp-python's choice)")
     args = ap.parse_args(argv)
 
     import llama_cpp
 
     path = model_path(args.model)
+    threads = {} if args.threads is None else dict(n_threads=args.threads, n_threads_batch=args.threads)
     # The same settings on both sides. No seed: with one, Chat recomputes the whole
     # prompt for each reply (for reproducibility) while raw calls reuse the cache.
     sampling = dict(temperature=0.0, top_p=0.95, max_tokens=args.tokens, stream=True)
 
     # Load time from the Hub cache (the file is in the page cache after the first load).
-    llama_cpp.Llama(path, n_ctx=args.n_ctx, verbose=False).close()  # warm the page cache
+    llama_cpp.Llama(path, n_ctx=args.n_ctx, verbose=False, **threads).close()  # warm the page cache
     load_raw, load_ours = [], []
     for i in range(args.reps):
         for side in ((0, 1) if i % 2 == 0 else (1, 0)):
             t = time.perf_counter()
             if side == 0:
-                llama_cpp.Llama(path, n_ctx=args.n_ctx, verbose=False).close()
+                llama_cpp.Llama(path, n_ctx=args.n_ctx, verbose=False, **threads).close()
                 load_raw.append(time.perf_counter() - t)
             else:
                 chat_module._HEADERS.clear()  # count reading the header, as a first Chat does
-                Chat(path, n_ctx=args.n_ctx).load_model().close()
+                Chat(path, n_ctx=args.n_ctx, n_threads=args.threads).load_model().close()
                 load_ours.append(time.perf_counter() - t)
 
-    raw = llama_cpp.Llama(path, n_ctx=args.n_ctx, verbose=False)
+    raw = llama_cpp.Llama(path, n_ctx=args.n_ctx, verbose=False, **threads)
     chat = Chat(path, system=SYSTEM, n_ctx=args.n_ctx, temperature=0.0, top_p=0.95,
-                max_tokens=args.tokens).load_model()
+                max_tokens=args.tokens, n_threads=args.threads).load_model()
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}]
     is_base = chat.is_base
     run_raw(raw, messages, is_base, sampling)  # warm-up: first-call costs on both sides
@@ -129,7 +132,8 @@ def main(argv=None) -> int:
 
     med = statistics.median
     print(f"model       {Path(path).name} ({'base' if is_base else 'instruct'}), n_ctx {args.n_ctx},"
-          f" temperature 0, max_tokens {args.tokens}, reply {n} tokens")
+          f" temperature 0, max_tokens {args.tokens}, reply {n} tokens,"
+          f" threads {args.threads or 'llama-cpp-python default'}")
     print(f"machine     {platform.machine()}, {os.cpu_count()} cores, load average"
           f" {' '.join(f'{x:.1f}' for x in os.getloadavg())}; llama-cpp-python {llama_cpp.__version__}")
     print(f"runs        {args.reps} interleaved pairs; medians; 'ours vs raw' is the median of paired"

@@ -18,7 +18,7 @@ from .errors import ModelTooLargeError, OssllmError
 __all__ = ["Chat", "ChatServerError", "PromptTooLongError"]
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
-_SETTINGS = ("quant", "n_ctx", "temperature", "top_p", "seed", "max_tokens", "base_url")
+_SETTINGS = ("quant", "n_ctx", "temperature", "top_p", "seed", "max_tokens", "base_url", "n_threads")
 # Token budget, counted per message as its content's tokens plus the role markers a
 # chat template wraps it in (ChatML, Llama 3 and Gemma use 4-6 tokens), plus one
 # allowance for what the template adds once (SmolLM2's default system prompt is ~20).
@@ -134,6 +134,9 @@ class Chat:
         base_url: an OpenAI-compatible API root, such as ``"http://10.0.0.5:8000/v1"``.
         api_key: sent as a bearer token to a server that wants one.
         check_memory: refuse to load a model the estimate says will not fit.
+        n_threads: CPU threads llama.cpp uses, for the prompt and for generation;
+            None keeps llama-cpp-python's choice (half the logical CPUs to generate,
+            all of them for the prompt). On a busy machine fewer threads can be faster.
 
     Raises:
         ModelTooLargeError: on the first message, if the model will not fit in
@@ -164,6 +167,7 @@ class Chat:
         base_url: str | None = None,
         api_key: str | None = None,
         check_memory: bool = True,
+        n_threads: int | None = None,
     ):
         if not isinstance(n_ctx, int) or n_ctx < 64:
             raise ValueError(f"n_ctx must be a whole number of tokens, at least 64 (got {n_ctx!r}); 2048 is a good start")
@@ -175,6 +179,8 @@ class Chat:
             raise ValueError(f"top_p must be in (0, 1] (got {top_p!r})")
         if seed is not None and (not isinstance(seed, int) or seed < 0):
             raise ValueError(f"seed must be a non-negative whole number or None (got {seed!r})")
+        if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
+            raise ValueError(f"n_threads must be a positive whole number or None (got {n_threads!r})")
         if system is not None and not isinstance(system, str):
             raise ValueError("system must be a string (the system prompt) or None")
         self.model = str(model) if model is not None else DEFAULT_MODEL
@@ -187,6 +193,7 @@ class Chat:
         self.base_url = base_url.rstrip("/") if base_url else None
         self.api_key = api_key
         self.check_memory = check_memory
+        self.n_threads = n_threads
         self.timeout = 120.0  # seconds a server may take to send the next piece
         self.messages: list[dict] = []
         self.exchanges = 0
@@ -333,6 +340,8 @@ class Chat:
         kwargs = dict(model_path=str(self._path), n_ctx=self.n_ctx, verbose=False)
         if self.seed is not None:
             kwargs["seed"] = self.seed
+        if self.n_threads is not None:
+            kwargs.update(n_threads=self.n_threads, n_threads_batch=self.n_threads)
         with _quiet_stderr() as log:  # llama.cpp prints its loading report to stderr
             try:
                 self._llm = llama_cpp.Llama(**kwargs)

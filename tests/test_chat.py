@@ -1,11 +1,12 @@
 """Chat: history trimming and transcripts as logic; real, deterministic replies from both offline models."""
 
+import io
 import json
 
 import pytest
 
 from ossllm_helpers import gguf
-from ossllm_helpers.chat import Chat, PromptTooLongError, base_transcript, trim_history
+from ossllm_helpers.chat import Chat, ChatServerError, PromptTooLongError, _sse_pieces, base_transcript, trim_history
 from ossllm_helpers.errors import ModelTooLargeError, NotGGUFError, OssllmError
 
 # --- pure logic ---
@@ -66,7 +67,8 @@ def test_base_transcript():
 
 
 @pytest.mark.parametrize("kw", [dict(n_ctx=10), dict(n_ctx=512, max_tokens=512), dict(max_tokens=0),
-                                dict(temperature=-1), dict(top_p=0), dict(seed=-3), dict(system=5)])
+                                dict(temperature=-1), dict(top_p=0), dict(seed=-3), dict(system=5),
+                                dict(n_threads=0)])
 def test_settings_out_of_range(kw):
     with pytest.raises(ValueError):
         Chat("model.gguf", **kw)
@@ -109,6 +111,32 @@ def test_load_rejects_what_is_not_a_transcript(tmp_path, content):
         Chat.load(path)
 
 
+def test_server_mode_trims_before_any_request():
+    # port 9 (discard) is never contacted: the message alone overflows n_ctx
+    chat = Chat(base_url="http://127.0.0.1:9/v1", n_ctx=128, max_tokens=16)
+    with pytest.raises(PromptTooLongError):
+        chat.send("word " * 500)
+    assert not chat.is_base
+
+
+def sse(*lines):
+    return io.BytesIO("".join(line + "\n" for line in lines).encode())
+
+
+def test_server_sent_events_are_parsed():
+    chunk = lambda text: "data: " + json.dumps({"choices": [{"delta": {"content": text}}]})
+    stream = sse(": keep-alive", "", 'data: {"choices": [{"delta": {"role": "assistant"}}]}', "",
+                 chunk("Hel"), "", chunk("lo"), "", "data: [DONE]", "", chunk("never"))
+    assert [p for p in _sse_pieces(stream, "u") if p] == ["Hel", "lo"]
+
+
+@pytest.mark.parametrize("line, says", [('data: {"error": {"message": "model not found"}}', "model not found"),
+                                        ("data: <html>", "not JSON")])
+def test_server_errors_in_the_stream(line, says):
+    with pytest.raises(ChatServerError, match=says):
+        list(_sse_pieces(sse(line), "http://x/v1/chat/completions"))
+
+
 def test_missing_model_file_is_a_clear_error(tmp_path):
     with pytest.raises(NotGGUFError, match="no such file"):
         Chat(str(tmp_path / "absent.gguf")).send("hi")
@@ -133,7 +161,9 @@ def test_refuses_a_model_too_large_before_loading(smollm2_gguf, monkeypatch):
 
 # --- the real models: SmolLM2 (instruct) and gemma-3-270m (base) ---
 
-SETTINGS = dict(temperature=0, seed=0, n_ctx=512, max_tokens=16)
+# One thread: on a machine shared with other jobs, two threads waiting on each other
+# make prompt evaluation several times slower (see benchmarks/README.md).
+SETTINGS = dict(temperature=0, seed=0, n_ctx=512, max_tokens=16, n_threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +245,8 @@ def test_history_grows_only_when_a_reply_completes(fresh):
 @pytest.mark.model
 def test_trimming_keeps_the_system_prompt(smollm2_gguf):
     system = "You are Captain Byte, a pirate who teaches computing. Always stay in character."
-    chat = Chat(str(smollm2_gguf), system=system, temperature=0, seed=0, n_ctx=160, max_tokens=16)
+    chat = Chat(str(smollm2_gguf), system=system, temperature=0, seed=0, n_ctx=160, max_tokens=16,
+                n_threads=1)
     try:
         for i in range(5):
             assert chat.send(f"Question {i}: in a few words, what is a CPU register for?")
@@ -260,11 +291,13 @@ def test_catalog_key_resolves_through_the_hub_cache():
 
 
 @pytest.mark.model
-def test_base_model_continues_a_transcript(gemma_gguf):
+def test_base_model_continues_a_transcript(gemma_gguf, capfd):
     chat = Chat(str(gemma_gguf), system="A conversation about geography.", **SETTINGS)
     try:
         assert chat.is_base and not chat.info.has_chat_template
+        capfd.readouterr()
         streamed = "".join(chat.send("What is the capital of France?", stream=True))
+        assert capfd.readouterr() == ("", "")  # loading and generating print nothing
         reply = chat.messages[-1]["content"]
         assert reply and reply == streamed.strip()
         assert "User:" not in reply  # generation stops at the next turn

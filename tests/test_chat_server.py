@@ -29,7 +29,8 @@ def server(model_dir, tmp_path_factory):
     port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_dir["smollm2-135m-instruct"]),
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512"]
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512",
+           "--n_threads", "1", "--n_threads_batch", "1"]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
