@@ -88,36 +88,24 @@ class Timers:
         self._undo = []
 
     def wrap(self, owner, name, label):
+        """``label`` is a string, or a function of the call's arguments that returns one."""
         original = getattr(owner, name)
         totals = self.totals
-        if _is_coroutine(original):
-            @functools.wraps(original)
-            async def timed(*a, **k):
-                start = time.perf_counter()
-                try:
-                    return await original(*a, **k)
-                finally:
-                    totals[label] += time.perf_counter() - start
-        else:
-            @functools.wraps(original)
-            def timed(*a, **k):
-                start = time.perf_counter()
-                try:
-                    return original(*a, **k)
-                finally:
-                    totals[label] += time.perf_counter() - start
+        name_of = label if callable(label) else (lambda *a, **k: label)
+
+        @functools.wraps(original)
+        def timed(*a, **k):
+            start = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                totals[name_of(*a, **k)] += time.perf_counter() - start
         setattr(owner, name, timed)
         self._undo.append((owner, name, original))
 
     def restore(self):
         for owner, name, original in reversed(self._undo):
             setattr(owner, name, original)
-
-
-def _is_coroutine(fn):
-    import inspect
-
-    return inspect.iscoroutinefunction(fn)
 
 
 def phases(course, students) -> dict:
@@ -127,19 +115,27 @@ def phases(course, students) -> dict:
     from nbgrader.converters.autograde import Autograde
     from nbgrader.preprocessors import AssignLatePenalties, OverwriteCells, SaveAutoGrades
 
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own session use, harmless
     t = Timers()
     # nbconvert's ExecutePreprocessor calls nbclient's sync wrappers; kernel_info is its wait until ready
     t.wrap(ncc.NotebookClient, "start_new_kernel", "kernel start")
     t.wrap(ncc.NotebookClient, "start_new_kernel_client", "kernel start")
     t.wrap(ncc.NotebookClient, "wait_for_reply", "kernel start")
-    t.wrap(ncc.NotebookClient, "execute_cell", "cell execution")
+    def cell_label(client, cell, *a, **k):
+        # the setup cell imports the course helpers (and matplotlib): the notebook's own start-up cost
+        setup = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "setup"
+        return "setup cell (imports)" if setup else "other cells"
+
+    t.wrap(ncc.NotebookClient, "execute_cell", cell_label)
     t.wrap(ncc.NotebookClient, "_cleanup_kernel", "kernel shutdown")
     t.wrap(Autograde, "init_assignment", "gradebook")
     for cls in (OverwriteCells, SaveAutoGrades, AssignLatePenalties):
         t.wrap(cls, "preprocess", "gradebook")
-    start = time.perf_counter()
     app = grading._coursedir(course.root, ["--OverwriteCells.add_missing_cells=True"])
-    startup = time.perf_counter() - start
     api = NbGraderAPI(coursedir=app.coursedir, parent=app)
     start = time.perf_counter()
     for s in students:
@@ -148,7 +144,7 @@ def phases(course, students) -> dict:
     t.restore()
     out = dict(t.totals)
     out["other (sanitising, files, nbconvert)"] = total - sum(t.totals.values())
-    return {"per student": total, "phases": out, "config load": startup}
+    return {"per student": total, "phases": out}
 
 
 def load() -> str:
@@ -162,6 +158,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=12, help="submissions in the class (default 12)")
     p.add_argument("--jobs", type=int, default=2, help="processes for the parallel run (default 2)")
+    p.add_argument("--repeat", type=int, default=1, help="runs of each kind; the fastest counts (default 1)")
     p.add_argument("--keep", action="store_true", help="keep the temporary course folders")
     args = p.parse_args(argv)
 
@@ -182,37 +179,41 @@ def main(argv=None) -> int:
             c = grading.Course(shutil.copytree(base.root, tmp / name))
             return c
 
-        plain = copy("plain")
-        t_plain = nbgrader(plain, "autograde", "module_test", "--force", "--OverwriteCells.add_missing_cells=True")
-        reference = scores(plain)
-        assert len(reference) == args.n
+        t_plain, reference = float("inf"), None
+        for r in range(args.repeat):
+            plain = copy(f"plain{r}")
+            t_plain = min(t_plain, nbgrader(plain, "autograde", "module_test", "--force",
+                                            "--OverwriteCells.add_missing_cells=True"))
+            reference = reference or scores(plain)
+            assert scores(plain) == reference and len(reference) == args.n
 
         inproc = copy("phases")
         ph = phases(inproc, sorted(reference))
         assert scores(inproc) == reference, "in-process grading changed a score"
 
         runs = {}
-        for jobs in (1, args.jobs):
-            c = copy(f"jobs{jobs}")
-            start = time.perf_counter()
-            grading.autograde(c, jobs=jobs)
-            runs[jobs] = time.perf_counter() - start
-            got = scores(c)
-            lost = {s for s in reference if got.get(s) != reference[s]}
-            assert not lost, f"jobs={jobs} graded differently from plain nbgrader: {sorted(lost)}"
+        for r in range(args.repeat):
+            for jobs in (1, args.jobs):
+                c = copy(f"jobs{jobs}-{r}")
+                start = time.perf_counter()
+                grading.autograde(c, jobs=jobs)
+                runs[jobs] = min(runs.get(jobs, float("inf")), time.perf_counter() - start)
+                got = scores(c)
+                lost = {s for s in reference if got.get(s) != reference[s]}
+                assert not lost, f"jobs={jobs} graded differently from plain nbgrader: {sorted(lost)}"
 
         n = args.n
         print(f"\nnbgrader process start (import, config): {t_start:.1f} s; generate_assignment {t_gen:.1f} s")
         print(f"\n{'run':52} {'wall s':>8} {'s/submission':>13} {'vs plain':>9}")
         rows = [("plain `nbgrader autograde` (1 process)", t_plain),
-                ("course workflow, 1 process (+ report checks)", runs[1]),
+                ("course workflow, 1 process", runs[1]),
                 (f"course workflow, {args.jobs} processes, merged gradebooks", runs[args.jobs])]
         for label, secs in rows:
             print(f"{label:52} {secs:8.1f} {secs / n:13.2f} {t_plain / secs:8.2f}x")
         print(f"\nwhere the time goes, real nbgrader in one process, per submission ({n} submissions):")
         for label, secs in sorted(ph["phases"].items(), key=lambda kv: -kv[1]):
             print(f"  {label:40} {secs / n:6.2f} s  {100 * secs / ph['per student']:5.1f}%")
-        print(f"  {'total':40} {ph['per student'] / n:6.2f} s  (config load once: {ph['config load']:.1f} s)")
+        print(f"  {'total':40} {ph['per student'] / n:6.2f} s  (plus {t_start:.1f} s once per nbgrader process)")
         print(f"\nevery student's score on every cell is the same in all runs ({n} students, "
               f"{sum(len(v) for v in reference.values())} cells); load average now {load()}")
     finally:

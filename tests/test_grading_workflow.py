@@ -234,6 +234,7 @@ def graded_class(tmp_path_factory):
     inbox = tmp / "inbox"
     crafted = {
         "full": craft.answered(release_nb, src),
+        "source": src,  # the instructor's own notebook, solutions and hidden tests included
         "blank": release_nb,
         "syntax": craft.syntax_error(release_nb, src, "q03"),
         "loop": craft.infinite_loop(release_nb, src, "q05"),
@@ -266,6 +267,7 @@ def test_full_marks_and_zero_marks(graded_class):
     rows = graded_class["rows"]
     assert rows["full"]["percent"] == "100.0" and rows["full"]["passed"] == "yes"
     assert float(rows["full"]["score"]) == float(rows["full"]["max"])
+    assert rows["source"]["percent"] == "100.0" and rows["source"]["problems"] == ""
     assert rows["blank"]["percent"] == "0.0" and rows["blank"]["passed"] == "no"
     assert "blank submission" in rows["blank"]["problems"]
 
@@ -335,7 +337,7 @@ def test_two_processes_grade_exactly_like_plain_nbgrader(graded_class, tmp_path)
                             cwd=plain.root, env=nbgrader_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert _scores(plain) == parallel
-    assert len(parallel) == 7 + 1  # full, blank, syntax, loop, deleted, edited, wrongtype, half
+    assert len(parallel) == 9  # full, source, blank, syntax, loop, deleted, edited, wrongtype, half
 
 
 @pytest.mark.notebooks
