@@ -751,6 +751,9 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="autograde: grading processes at once (2 on 2 cores)")
     parser.add_argument("--student", action="append", help="autograde/feedback: only these students")
     parser.add_argument("--csv", help="export: where to write the grades (default: grades.csv in the course)")
+    if argv in ([], ["help"]):
+        parser.print_help()  # `./course grade help`: the outer command line keeps --help for itself
+        return 0
     args = parser.parse_args(argv)
     try:
         if args.course:

@@ -182,6 +182,13 @@ def test_bad_course_folder_and_bad_import_folder_raise_typed_errors(tmp_path):
         grading.import_folder(course, tmp_path / "nowhere")
 
 
+def test_cli_help_and_a_folder_that_is_no_course(tmp_path, capsys):
+    assert grading.main(["help"]) == 0
+    assert "release,collect,autograde,feedback,export,all" in capsys.readouterr().out
+    with pytest.raises(grading.GradingError, match="no nbgrader_config.py"):
+        grading.main(["export", "--course", str(tmp_path)])
+
+
 def test_import_folder_reports_bad_ids_missing_files_and_stray_files(tmp_path, source_nb):
     course = _course(tmp_path / "course")
     inbox = tmp_path / "inbox"
