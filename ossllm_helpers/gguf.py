@@ -191,7 +191,8 @@ _DEFAULT_ALIGNMENT = 32
 # Architectures whose llama.cpp implementation uses sliding-window attention on
 # some layers, and which layers: every layer il with il % n < n - 1 is local
 # (llama.cpp's set_swa_pattern(n)); the rest attend to the whole context. A file
-# may instead carry "{arch}.attention.sliding_window_pattern" (one bool per layer).
+# may instead carry "{arch}.attention.sliding_window_pattern": that period n, or one
+# bool per layer (true: sliding window).
 _SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "cohere2": 4}
 
 
@@ -690,7 +691,8 @@ def _swa_layers(info: GGUFInfo) -> list[bool]:
     pattern = info.metadata.get(f"{info.architecture}.attention.sliding_window_pattern")
     if isinstance(pattern, list) and len(pattern) == n_layer:
         return [bool(p) for p in pattern]
-    n = _SWA_PATTERN.get(info.architecture or "")
+    n = pattern if isinstance(pattern, int) and not isinstance(pattern, bool) and pattern > 0 else \
+        _SWA_PATTERN.get(info.architecture or "")
     if n is None:  # llama.cpp ignores the window for other architectures
         return [False] * n_layer
     return [il % n < n - 1 for il in range(n_layer)]

@@ -319,6 +319,9 @@ def test_kv_cache_per_layer_pattern_and_head_counts(tmp_path, monkeypatch):
                       extra=extra)
     # window 8 + 512 rounds up to 768 cells on the two local layers
     assert estimate_memory(info, n_ctx=2048).kv_cache == (768 + 2048 + 768 + 2048) * 2 * 32 * 2
+    period = _arch_file(tmp_path, "mixed", layers=4, n_head=4, n_head_kv=2, n_embd=64, window=8,
+                        extra=[("mixed.attention.sliding_window_pattern", U32, 2)])
+    assert estimate_memory(period, n_ctx=2048).kv_cache == (768 + 2048 + 768 + 2048) * 2 * 32 * 2
     kvs = [("general.architecture", STR, "odd"), ("odd.block_count", U32, 3),
            ("odd.attention.head_count", U32, 4), ("odd.embedding_length", U32, 64),
            ("odd.attention.head_count_kv", ARR, (I32, [1, 2, 4]))]
