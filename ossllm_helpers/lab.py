@@ -44,18 +44,10 @@ def load_lab(path="lab.json") -> dict:
     """Read and validate lab.json; QuizFormatError names the file and the problem."""
     import jsonschema
 
+    from .quiz import read_lesson_json
+
     path = Path(path)
-    if not path.is_file():
-        raise QuizFormatError(
-            f"{path}: no such lab file (working folder {Path.cwd()}). "
-            "Run the notebook from its lesson folder, where lab.json sits beside it."
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise QuizFormatError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
-    except UnicodeDecodeError:
-        raise QuizFormatError(f"{path}: not UTF-8 text; save it as UTF-8 JSON.") from None
+    data = read_lesson_json(path, "lab")
     schema = json.loads(resources.files(__package__).joinpath("data", "lab.schema.json").read_text(encoding="utf-8"))
     err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if err is not None:

@@ -102,20 +102,25 @@ def validate_quiz(data, *, source: str = "quiz") -> str:
     return form
 
 
-def load_quiz(path) -> dict:
-    """Read and validate a quiz file (either form); QuizFormatError says what is wrong."""
+def read_lesson_json(path, what: str):
+    """Parse a lesson data file (quiz or lab); QuizFormatError says what is wrong and where."""
     path = Path(path)
     if not path.is_file():
         raise QuizFormatError(
-            f"{path}: no such quiz file (working folder {Path.cwd()}). "
-            "Run the notebook from its lesson folder, where quiz.json sits beside it."
+            f"{path}: no such {what} file (working folder {Path.cwd()}). "
+            f"Run the notebook from its lesson folder, where {path.name} sits beside it."
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise QuizFormatError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
     except UnicodeDecodeError:
         raise QuizFormatError(f"{path}: not UTF-8 text; save it as UTF-8 JSON.") from None
+
+
+def load_quiz(path) -> dict:
+    """Read and validate a quiz file (either form); QuizFormatError says what is wrong."""
+    data = read_lesson_json(path, "quiz")
     validate_quiz(data, source=str(path))
     return data
 
