@@ -23,6 +23,10 @@ _EXPORTS = {
     "ModelTooLargeError": "errors",
     "UnknownModelError": "errors",
     "QuizFormatError": "errors",
+    "CatalogError": "errors",
+    "UnknownLicenceError": "errors",
+    "ChatServerError": "errors",
+    "PromptTooLongError": "errors",
     # catalog
     "Model": "catalog",
     "load_catalog": "catalog",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from .errors import FileNotInRepoError, OssllmError, UnknownModelError
+from .errors import CatalogError, FileNotInRepoError, UnknownLicenceError, UnknownModelError
 
 __all__ = [
     "GGUFFile",
@@ -28,14 +28,6 @@ __all__ = [
 ]
 
 TIERS = ("permissive", "restricted", "research-only")
-
-
-class CatalogError(OssllmError, ValueError):
-    """The catalog data file is malformed: fix ossllm_helpers/data/catalog.json."""
-
-
-class UnknownLicenceError(OssllmError, ValueError):
-    """A licence id that the catalog's licence table does not know."""
 
 
 @dataclass(frozen=True)

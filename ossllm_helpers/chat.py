@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .errors import ModelTooLargeError, OssllmError
+from .errors import ChatServerError, ModelTooLargeError, OssllmError, PromptTooLongError
 
 __all__ = ["Chat", "ChatServerError", "PromptTooLongError"]
 
@@ -25,14 +25,6 @@ _SETTINGS = ("quant", "n_ctx", "temperature", "top_p", "seed", "max_tokens", "ba
 _PER_MESSAGE = 8
 _PER_PROMPT = 32
 _BASE_STOP = ["User:"]  # a base model writes the next "User:" turn itself; stop there
-
-
-class ChatServerError(OssllmError):
-    """The chat server could not be reached, or answered with an error."""
-
-
-class PromptTooLongError(OssllmError):
-    """The system prompt and the new message alone do not fit in the context window."""
 
 
 def trim_history(messages: list[dict], count, budget: int) -> tuple[list[dict], int]:

@@ -11,6 +11,10 @@ __all__ = [
     "ModelTooLargeError",
     "UnknownModelError",
     "QuizFormatError",
+    "CatalogError",
+    "UnknownLicenceError",
+    "ChatServerError",
+    "PromptTooLongError",
 ]
 
 
@@ -52,3 +56,19 @@ class UnknownModelError(OssllmError):
 
 class QuizFormatError(OssllmError):
     """A quiz or lab data file does not match its schema."""
+
+
+class CatalogError(OssllmError, ValueError):
+    """The catalog data file is malformed: fix ossllm_helpers/data/catalog.json."""
+
+
+class UnknownLicenceError(OssllmError, ValueError):
+    """A licence id that the catalog's licence table does not know."""
+
+
+class ChatServerError(OssllmError):
+    """The chat server could not be reached, or answered with an error."""
+
+
+class PromptTooLongError(OssllmError):
+    """The system prompt and the new message alone do not fit in the context window."""
