@@ -346,7 +346,13 @@ def _run_workers(course, shards, nbgrader_args_for) -> dict:
         if out.is_file():
             results.update({r["student"]: r for r in json.loads(out.read_text())})
         if proc.returncode != 0:
-            (course.state / f"{out.stem}.log").write_text(output or "")
+            log = course.state / f"{out.stem}.log"
+            log.write_text(output or "")
+            last = [ln for ln in (output or "").splitlines() if ln.strip()][-1:] or ["no output"]
+            print(f"autograde: a grading process stopped (exit {proc.returncode}): {last[0][:200]}; see {log}")
+            for s in students:
+                results.setdefault(s, {"student": s, "success": False,
+                                       "error": f"the grading process stopped: {last[0][:200]}"})
     return results
 
 
@@ -403,6 +409,9 @@ def autograde(course: Course, students=None, *, timeout=None, jobs=1) -> dict:
     started = time.perf_counter()
     if jobs == 1:
         results = _run_workers(course, [gradable], lambda k: _nbgrader_args(timeout))
+        retry = [s for s in gradable if not results.get(s, {}).get("success")]
+        if retry:  # once more, in a fresh process: a student's own fault fails again and is reported
+            results.update(_run_workers(course, [retry], lambda k: _nbgrader_args(timeout)))
     else:
         shards = [gradable[k::jobs] for k in range(jobs)]
         shard_urls = []
@@ -426,13 +435,13 @@ def autograde(course: Course, students=None, *, timeout=None, jobs=1) -> dict:
         for s in gradable:
             res = results.get(s) or {"success": False, "error": "the grading process stopped before this student"}
             if not res["success"]:
-                last = [ln for ln in res.get("error", "").strip().splitlines() if ln.strip()][-1:] or ["unknown error"]
-                problems.append(_problem(s, "not graded", f"nbgrader autograde failed: {last[0][:200]}"))
-            problems += inspect_submission(course, s, source, timeout=timeout or _config_timeout(app))
+                problems.append(_problem(s, "not graded", f"nbgrader autograde failed: {_cause(res)}"))
+            problems += inspect_submission(course, s, source, timeout=timeout or _config_timeout(app),
+                                           graded=res["success"])
             try:
                 sub = gb.find_submission(course.assignment, s)
                 manual = [g.name for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade]
-                if manual:
+                if manual and res["success"]:
                     problems.append(_problem(s, "needs manual grade", f"cells without an automatic score: {', '.join(manual)}"))
             except Exception:
                 pass
@@ -440,6 +449,15 @@ def autograde(course: Course, students=None, *, timeout=None, jobs=1) -> dict:
     print(f"autograded {sum(1 for s in gradable if results.get(s, {}).get('success'))} of {len(students)} "
           f"submissions in {elapsed:.1f} s ({jobs} process{'es' if jobs > 1 else ''}); {len(problems)} problems")
     return {s: results.get(s, {"success": False}) for s in students}
+
+
+def _cause(result) -> str:
+    """The exception behind a failed autograde, from its log and traceback (nbgrader's own summary says little)."""
+    text = (result.get("log") or "") + "\n" + (result.get("error") or "")
+    causes = [m.group(1) for m in re.finditer(r"^\s*(?:\[ERROR\] )?([A-Za-z_][\w.]*(?:Error|Exception)\b.*)$", text, re.M)
+              if "NbGraderException" not in m.group(0)]
+    last = causes[-1] if causes else ([ln for ln in text.splitlines() if ln.strip()] or ["unknown error"])[-1]
+    return last.removeprefix("[ERROR] ").strip()[:200]
 
 
 def _config_timeout(app):
@@ -521,7 +539,7 @@ def _safe_eval(node):
     raise ValueError("not a constant")
 
 
-def inspect_submission(course: Course, student: str, source: dict, *, timeout=None) -> list[dict]:
+def inspect_submission(course: Course, student: str, source: dict, *, timeout=None, graded=True) -> list[dict]:
     """Problems in one graded submission: tampered or deleted cells, timeouts, errors, malformed answers."""
     import nbformat
 
@@ -536,7 +554,8 @@ def inspect_submission(course: Course, student: str, source: dict, *, timeout=No
         cell = cells.get(name)
         what = "test cell" if sc.grade and not sc.solution else "answer cell" if sc.solution else "locked cell"
         if cell is None:
-            detail = {"test cell": f"test cell {name} was deleted; nbgrader put the original back and graded it",
+            restored = "nbgrader put the original back and graded it" if graded else "nbgrader could not put it back"
+            detail = {"test cell": f"test cell {name} was deleted; {restored}",
                       "answer cell": f"answer cell {name} was deleted; that question scores 0"}.get(
                 what, f"locked cell {name} was deleted")
             problems.append(_problem(student, f"deleted {what}", detail))

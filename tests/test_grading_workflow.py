@@ -246,6 +246,7 @@ def graded_class(tmp_path_factory):
         "syntax": craft.syntax_error(release_nb, src, "q03"),
         "loop": craft.infinite_loop(release_nb, src, "q05"),
         "deleted": craft.deleted_test_cell(release_nb, src, "q07"),
+        "gutted": craft.deleted_question(release_nb, src, "q04"),  # nbgrader itself fails on this one
         "edited": craft.edited_test_cell(release_nb, src, "q08"),
         "wrongtype": craft.wrong_type(release_nb, src, "q01", "q19"),
         "empty": craft.empty_notebook(release_nb),
@@ -290,6 +291,7 @@ def test_every_bad_submission_is_reported_and_the_rest_graded(graded_class):
         "edited": ("edited test cell", _points(src, "q08")),  # the rewritten test did not save a wrong answer
         "wrongtype": ("malformed answer", _points(src, "q01") + _points(src, "q19")),
         "empty": ("empty notebook", full),
+        "gutted": ("not graded", full),  # reported with nbgrader's cause; the instructor looks at it
         "corrupt": ("invalid notebook", full),
         "misnamed": ("missing file", full),
         "absent": ("missing file", full),
@@ -302,6 +304,7 @@ def test_every_bad_submission_is_reported_and_the_rest_graded(graded_class):
     assert "q01" in rows["wrongtype"]["problems"] and "q19" in rows["wrongtype"]["problems"]
     assert f"{TIMEOUT} s" in rows["loop"]["problems"]
     assert "Module Test (1).ipynb" in rows["misnamed"]["problems"]
+    assert "KeyError: 'q04_answer'" in rows["gutted"]["problems"] and "deleted answer cell" in rows["gutted"]["problems"]
     half = rows["half"]
     assert "malformed answer" in half["problems"] and 0 < float(half["score"]) < full
     assert rows["full"]["problems"] == ""
@@ -336,13 +339,15 @@ def test_two_processes_grade_exactly_like_plain_nbgrader(graded_class, tmp_path)
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "module_test", "--force"],
                    cwd=plain.root, env=nbgrader_env(), capture_output=True, check=True)
     # the precheck keeps unreadable and empty notebooks from nbgrader; do the same for plain nbgrader
-    for student in ("corrupt", "empty"):
+    # (and "gutted" makes plain nbgrader fail, as it does in the workflow, where it is reported)
+    for student in ("corrupt", "empty", "gutted"):
         shutil.rmtree(plain.root / "submitted" / student)
     result = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "module_test", "--force",
                              "--OverwriteCells.add_missing_cells=True", f"--Execute.timeout={TIMEOUT}",
                              f"--ExecutePreprocessor.timeout={TIMEOUT}"],
                             cwd=plain.root, env=nbgrader_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+    parallel.pop("gutted")
     assert _scores(plain) == parallel
     assert len(parallel) == 9  # full, source, blank, syntax, loop, deleted, edited, wrongtype, half
 

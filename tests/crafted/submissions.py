@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["solutions", "answered", "with_answers", "syntax_error", "infinite_loop", "deleted_test_cell",
+__all__ = ["solutions", "answered", "with_answers", "syntax_error", "infinite_loop", "deleted_test_cell", "deleted_question",
            "edited_test_cell", "wrong_type", "empty_notebook", "half_done", "write_notebook"]
 
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", re.S)
@@ -73,6 +73,12 @@ def _drop_cell(nb, grade_id):
 def deleted_test_cell(release_nb, source_nb, name="q07"):
     """All right, with one test cell deleted."""
     return _drop_cell(answered(release_nb, source_nb), f"{name}_test")
+
+
+def deleted_question(release_nb, source_nb, name="q04"):
+    """All right, with one question's answer and test cells both deleted (nbgrader cannot put them back)."""
+    nb = answered(release_nb, source_nb)
+    return _drop_cell(_drop_cell(nb, f"{name}_answer"), f"{name}_test")
 
 
 def edited_test_cell(release_nb, source_nb, name="q08"):
