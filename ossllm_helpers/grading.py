@@ -312,10 +312,10 @@ def _worker(argv) -> int:
     return 0
 
 
-def _nbgrader_args(timeout, db_url=None) -> list[str]:
-    args = ["--OverwriteCells.add_missing_cells=True",  # a deleted test cell is put back and graded
-            # every output is in before the kernel stops, so a graceful shutdown (about 0.8 s each) buys nothing
-            "--Execute.shutdown_kernel=immediate"]
+def _nbgrader_args(timeout, db_url=None, restore_missing=True) -> list[str]:
+    # a deleted test cell is put back and graded; every output is in before the kernel stops, so a
+    # graceful shutdown (about a second each) buys nothing
+    args = [f"--OverwriteCells.add_missing_cells={restore_missing}", "--Execute.shutdown_kernel=immediate"]
     if timeout:
         args += [f"--Execute.timeout={int(timeout)}", f"--ExecutePreprocessor.timeout={int(timeout)}"]
     if db_url:
@@ -389,8 +389,8 @@ def autograde(course: Course, students=None, *, timeout=None, jobs=1) -> dict:
     """Autograde every submission (or ``students``), each on its own; returns {student: result}.
 
     With ``jobs=2`` two nbgrader processes grade disjoint halves of the class into their own copies
-    of the gradebook, merged into the course gradebook afterwards; anything that failed in a shard
-    is graded again on its own before being reported.
+    of the gradebook, merged into the course gradebook afterwards. Anything that failed is graded
+    again on its own before being reported.
     """
     from nbgrader.api import Gradebook
 
@@ -409,9 +409,6 @@ def autograde(course: Course, students=None, *, timeout=None, jobs=1) -> dict:
     started = time.perf_counter()
     if jobs == 1:
         results = _run_workers(course, [gradable], lambda k: _nbgrader_args(timeout))
-        retry = [s for s in gradable if not results.get(s, {}).get("success")]
-        if retry:  # once more, in a fresh process: a student's own fault fails again and is reported
-            results.update(_run_workers(course, [retry], lambda k: _nbgrader_args(timeout)))
     else:
         shards = [gradable[k::jobs] for k in range(jobs)]
         shard_urls = []
@@ -424,10 +421,20 @@ def autograde(course: Course, students=None, *, timeout=None, jobs=1) -> dict:
             ok = [s for s in shard if results.get(s, {}).get("success")]
             merge_gradebook(shard_urls[k], db_url, course_id, course.assignment, ok)
             _sqlite_path(shard_urls[k]).unlink()
-        # a failure in a shard may be the shard's (a kernel port clash): grade it once more on its own
+    # A failure may be the process's (a crash, a kernel port clash): grade once more, alone, on the course
+    # gradebook. What still fails is graded without putting deleted cells back (nbgrader's restoring fails
+    # when a test cell's neighbour is gone too): the other questions count, the lost test needs a hand grade.
+    first_failure = {}
+    for restore in (True, False):
         retry = [s for s in gradable if not results.get(s, {}).get("success")]
-        if retry:
-            results.update(_run_workers(course, [retry], lambda k: _nbgrader_args(timeout)))
+        if not retry:
+            break
+        for s in retry:
+            first_failure.setdefault(s, _cause(results.get(s, {})))
+        results.update(_run_workers(course, [retry], lambda k: _nbgrader_args(timeout, restore_missing=restore)))
+        if not restore:
+            for s in retry:
+                results.get(s, {})["restored"] = False
     elapsed = time.perf_counter() - started
 
     source = _source_cells(db_url, course_id, course)
@@ -436,8 +443,12 @@ def autograde(course: Course, students=None, *, timeout=None, jobs=1) -> dict:
             res = results.get(s) or {"success": False, "error": "the grading process stopped before this student"}
             if not res["success"]:
                 problems.append(_problem(s, "not graded", f"nbgrader autograde failed: {_cause(res)}"))
+            elif s in first_failure:
+                problems.append(_problem(s, "graded on a second try", f"the first attempt failed ({first_failure[s]})"
+                                         + ("; graded without putting deleted cells back"
+                                            if res.get("restored") is False else "")))
             problems += inspect_submission(course, s, source, timeout=timeout or _config_timeout(app),
-                                           graded=res["success"])
+                                           graded=res["success"] and res.get("restored", True))
             try:
                 sub = gb.find_submission(course.assignment, s)
                 manual = [g.name for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade]
@@ -554,9 +565,10 @@ def inspect_submission(course: Course, student: str, source: dict, *, timeout=No
         cell = cells.get(name)
         what = "test cell" if sc.grade and not sc.solution else "answer cell" if sc.solution else "locked cell"
         if cell is None:
-            restored = "nbgrader put the original back and graded it" if graded else "nbgrader could not put it back"
+            restored = ("nbgrader put the original back and graded it" if graded
+                        else "nbgrader could not put it back: grade that question by hand")
             detail = {"test cell": f"test cell {name} was deleted; {restored}",
-                      "answer cell": f"answer cell {name} was deleted; that question scores 0"}.get(
+                      "answer cell": f"answer cell {name} was deleted; that question cannot score"}.get(
                 what, f"locked cell {name} was deleted")
             problems.append(_problem(student, f"deleted {what}", detail))
             continue
