@@ -3,7 +3,9 @@
 Notebooks are committed without outputs, so each is first executed (nbruns.executed);
 nbval then re-runs that copy and compares every output, after tests/nbval_sanitize.cfg
 has blanked what legitimately varies (widget reprs, addresses, progress bars, paths).
-Cells whose output is a measurement carry the nbval-ignore-output tag.
+Cells whose output is a measurement, or is printed into an Output widget (which
+nbclient records as widget state but nbval as cell output), carry the
+nbval-ignore-output tag.
 """
 
 import os
@@ -35,7 +37,7 @@ def test_nbval_reproduces_outputs(folder, executed, tmp_path):
     else:
         targets = [executed(folder)]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", *map(str, targets), "--sanitize-with", str(SANITIZE),
+        [sys.executable, "-m", "pytest", "--nbval", *map(str, targets), "--nbval-sanitize-with", str(SANITIZE),
          "-p", "no:cacheprovider", "-q", "--rootdir", str(targets[0].parent), "-c", os.devnull],
         cwd=targets[0].parent, capture_output=True, text=True, env={**os.environ, **KERNEL_ENV},
     )
