@@ -140,13 +140,17 @@ def main(argv=None) -> int:
     ap.add_argument("--tokens", type=int, default=64, help="max_tokens of each reply")
     ap.add_argument("--n-ctx", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=None,
-                    help="llama.cpp threads on both sides (default: llama-cpp-python's choice)")
+                    help="llama.cpp threads on both sides (default: Chat's default, half the CPUs)")
     args = ap.parse_args(argv)
 
     import llama_cpp
 
     path = model_path(args.model)
-    threads = {} if args.threads is None else dict(n_threads=args.threads, n_threads_batch=args.threads)
+    if args.threads is None:
+        from ossllm_helpers.chat import default_threads
+
+        args.threads = default_threads()
+    threads = dict(n_threads=args.threads, n_threads_batch=args.threads)
     # The same settings on both sides. No seed: with one, Chat recomputes the whole
     # prompt for each reply (for reproducibility) while raw calls reuse the cache.
     sampling = dict(temperature=0.0, top_p=0.95, max_tokens=args.tokens, stream=True)
@@ -209,7 +213,7 @@ def main(argv=None) -> int:
     med = statistics.median
     print(f"model       {Path(path).name} ({'base' if is_base else 'instruct'}), n_ctx {args.n_ctx},"
           f" temperature 0, max_tokens {args.tokens}, replies of {min(lengths)}-{max(lengths)} tokens,"
-          f" threads {args.threads or 'llama-cpp-python default'}")
+          f" threads {args.threads}")
     print(f"machine     {platform.machine()}, {os.cpu_count()} cores, load average"
           f" {' '.join(f'{x:.1f}' for x in os.getloadavg())}; llama-cpp-python {llama_cpp.__version__}")
     print(f"runs        {args.reps} interleaved pairs. 'ours vs raw' compares the two medians shown;"

@@ -27,6 +27,11 @@ _PER_PROMPT = 32
 _BASE_STOP = ["User:"]  # a base model writes the next "User:" turn itself; stop there
 
 
+def default_threads() -> int:
+    """Half the logical CPUs, at least one: what Chat uses unless told otherwise."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 def trim_history(messages: list[dict], count, budget: int) -> tuple[list[dict], int]:
     """Drop the oldest exchanges until the messages cost at most ``budget`` tokens.
 
@@ -127,8 +132,9 @@ class Chat:
         api_key: sent as a bearer token to a server that wants one.
         check_memory: refuse to load a model the estimate says will not fit.
         n_threads: CPU threads llama.cpp uses, for the prompt and for generation;
-            None keeps llama-cpp-python's choice (half the logical CPUs to generate,
-            all of them for the prompt). On a busy machine fewer threads can be faster.
+            None means half the logical CPUs (at least one) for both. llama-cpp-python's
+            own default puts every CPU on the prompt, and with a notebook and a browser
+            on the same cores that was several times slower in our benchmarks.
 
     Raises:
         ModelTooLargeError: on the first message, if the model will not fit in
@@ -332,8 +338,8 @@ class Chat:
         kwargs = dict(model_path=str(self._path), n_ctx=self.n_ctx, verbose=False)
         if self.seed is not None:
             kwargs["seed"] = self.seed
-        if self.n_threads is not None:
-            kwargs.update(n_threads=self.n_threads, n_threads_batch=self.n_threads)
+        threads = self.n_threads or default_threads()
+        kwargs.update(n_threads=threads, n_threads_batch=threads)
         with _quiet_stderr() as log:  # llama.cpp prints its loading report to stderr
             try:
                 self._llm = llama_cpp.Llama(**kwargs)
