@@ -9,7 +9,7 @@ in a temporary course folder, it measures:
 2. where the time goes, from real nbgrader run in this process with timers around kernel
    start (launch + wait until ready), cell execution, kernel shutdown and the gradebook work
    (the submission rows, OverwriteCells' reads, SaveAutoGrades' writes);
-3. the course workflow (`ossllm_helpers.grading.autograde`) with one process and with
+3. the course workflow (`ossllm_helpers.instructor.autograde`) with one process and with
    ``--jobs`` processes over disjoint halves of the class, each with its own copy of the
    gradebook, merged afterwards; every student's score for every cell is compared with the
    plain run, so a faster run that loses a grade fails loudly.
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from crafted.submissions import solutions, with_answers  # noqa: E402
 from ossllm_helpers.course import nbgrader_env  # noqa: E402
 
-grading = importlib.import_module("ossllm_helpers.grading")  # the package also has a grading() function
+grading = importlib.import_module("ossllm_helpers.instructor")
 
 
 def make_course(where: Path) -> "grading.Course":

@@ -99,7 +99,7 @@ def cmd_start_here(args):
 
 
 def cmd_grade(args):
-    from .grading import main as grading_main
+    from .instructor import main as grading_main
 
     return grading_main(args.rest)
 
@@ -155,7 +155,7 @@ def main(argv=None) -> int:
     from .errors import OssllmError
 
     if argv[:1] == ["grade"]:  # the grading workflow has its own options and --help
-        from .grading import main as grading_main
+        from .instructor import main as grading_main
 
         try:
             return grading_main(argv[1:]) or 0

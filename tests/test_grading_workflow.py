@@ -24,8 +24,7 @@ from ossllm_helpers import selfcheck
 from ossllm_helpers.course import nbgrader_env
 from ossllm_helpers.errors import OssllmError
 
-# import_module, not `from ossllm_helpers import grading`: that name is also the package's grading() function
-grading = importlib.import_module("ossllm_helpers.grading")
+grading = importlib.import_module("ossllm_helpers.instructor")
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "source" / "module_test" / "module_test.ipynb"
@@ -164,7 +163,7 @@ def test_find_leaks_sees_through_highlighting():
 # --------------------------------------------------------------------------- typed errors
 
 
-def test_importing_the_module_keeps_the_grading_function_working(monkeypatch):
+def test_importing_the_workflow_keeps_the_grading_function_working(monkeypatch):
     import ossllm_helpers as oh
 
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)

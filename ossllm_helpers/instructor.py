@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import time
-import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,17 +48,6 @@ STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 _HIDDEN = re.compile(r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS.*?^[ \t]*#+[ \t]*END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", re.S)
 _TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt", "DeadKernelError"}
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this module rebinds ``ossllm_helpers.grading``, which is also the package's ``grading()``
-    function; so the module answers that call the same way, and lab cells keep working in any process."""
-
-    def __call__(self) -> bool:
-        return bool(os.environ.get("NBGRADER_EXECUTION"))
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 
 class GradingError(OssllmError):
@@ -326,7 +314,7 @@ def _nbgrader_args(timeout, db_url=None, restore_missing=True) -> list[str]:
 def _spawn_worker(course, students, out, nbgrader_args):
     from .course import nbgrader_env
 
-    cmd = [sys.executable, "-m", "ossllm_helpers.grading", "_worker", "--course", str(course.root),
+    cmd = [sys.executable, "-m", "ossllm_helpers.instructor", "_worker", "--course", str(course.root),
            "--assignment", course.assignment, "--out", str(out)]
     cmd += [f"--nbgrader-arg={a}" for a in nbgrader_args] + ["--", *students]
     return subprocess.Popen(cmd, cwd=course.root, env=nbgrader_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -663,7 +651,7 @@ def find_leaks(page: str, source: dict) -> list[str]:
 def feedback(course: Course, students=None) -> list[Path]:
     """nbgrader generate_feedback (hidden tests and test tracebacks removed), checked for leaks, then released."""
     steps = ["nbgrader.preprocessors.GetGrades", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-             "ossllm_helpers.grading.HideAnswers"]
+             "ossllm_helpers.instructor.HideAnswers"]
     args = ["generate_feedback", course.assignment, "--force"] + [f"--GenerateFeedback.preprocessors={s}" for s in steps]
     result = course.nbgrader(*args, check=False)
     app = _coursedir(course.root)
