@@ -27,6 +27,7 @@ _EXPORTS = {
     "UnknownLicenceError": "errors",
     "ChatServerError": "errors",
     "PromptTooLongError": "errors",
+    "GradingError": "errors",
     # catalog
     "Model": "catalog",
     "load_catalog": "catalog",

@@ -15,6 +15,7 @@ __all__ = [
     "UnknownLicenceError",
     "ChatServerError",
     "PromptTooLongError",
+    "GradingError",
 ]
 
 
@@ -72,3 +73,7 @@ class ChatServerError(OssllmError):
 
 class PromptTooLongError(OssllmError):
     """The system prompt and the new message alone do not fit in the context window."""
+
+
+class GradingError(OssllmError):
+    """A grading step could not run at all (not one student's problem: those go in the report)."""

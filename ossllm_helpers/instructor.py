@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OssllmError
+from .errors import GradingError, OssllmError
 from .selfcheck import classify
 
 try:  # nbconvert comes with nbgrader, which only the instructor's machine needs
@@ -48,10 +48,6 @@ STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 _HIDDEN = re.compile(r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS.*?^[ \t]*#+[ \t]*END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", re.S)
 _TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt", "DeadKernelError"}
-
-
-class GradingError(OssllmError):
-    """A grading step could not run at all (not one student's problem: those go in the report)."""
 
 
 # --------------------------------------------------------------------------- course folder
