@@ -57,7 +57,11 @@ def generate_release(root: Path | None = None, names: list[str] | None = None, *
             ]
             result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=nbgrader_env())
             if result.returncode != 0 or not target.is_dir():
-                raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{result.stdout}\n{result.stderr}")
+                raise RuntimeError(
+                    f"nbgrader generate_assignment {name} failed:\n{result.stdout}\n{result.stderr}\n"
+                    f"Fix source/{name} as the message above says (often a cell's nbgrader metadata or an "
+                    "unclosed ### BEGIN SOLUTION), then run ./course release again."
+                )
             # A transcript left by running the source notebook in place is the author's, not the student's.
             for stray in target.glob("lab_transcript*.json"):
                 stray.unlink()
