@@ -7,8 +7,9 @@ c = get_config()  # noqa: F821  (nbgrader provides get_config)
 c.CourseDirectory.course_id = "ossllm"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 # The gradebook is nbgrader's default, gradebook.db in the course root: each clone has its own.
-# Plain-text quiz keys never reach release/ (lab transcripts must reach the grader, so they are copied).
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.answers.json"]
+# Plain-text quiz keys and the lessons' text sources (solutions, hidden tests) never reach release/
+# (lab transcripts must reach the grader, so they are copied).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.answers.json", "*.md"]
 
 # A stub without `raise`: module-test answers are `q01 = ...` lines, and a student's
 # self-check must run even with questions left blank.

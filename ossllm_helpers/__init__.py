@@ -28,6 +28,7 @@ _EXPORTS = {
     "ChatServerError": "errors",
     "PromptTooLongError": "errors",
     "GradingError": "errors",
+    "LessonSourceError": "errors",
     # catalog
     "Model": "catalog",
     "load_catalog": "catalog",

@@ -37,10 +37,14 @@ def assignments(root: Path | None = None) -> list[str]:
 
 
 def generate_release(root: Path | None = None, names: list[str] | None = None, *, quiet: bool = True) -> list[Path]:
-    """Rebuild quiz.json files, then release/<assignment>/ with nbgrader generate_assignment."""
+    """Rebuild source notebooks from their text, quiz.json files, then release/<assignment>/ with nbgrader."""
+    from .lessons import build_all
     from .quiz import build_quizzes
 
     root = Path(root or course_root())
+    for path in build_all(root, names):
+        if not quiet:
+            print(f"built {path.relative_to(root)} from its text source")
     build_quizzes(root / "source")
     names = names or assignments(root)
     out = []

@@ -16,6 +16,7 @@ __all__ = [
     "ChatServerError",
     "PromptTooLongError",
     "GradingError",
+    "LessonSourceError",
 ]
 
 
@@ -77,3 +78,11 @@ class PromptTooLongError(OssllmError):
 
 class GradingError(OssllmError):
     """A grading step could not run at all (not one student's problem: those go in the report)."""
+
+
+class LessonSourceError(OssllmError, ValueError):
+    """A lesson's text source cannot be built into its notebook."""
+
+    def __init__(self, path, problem: str):
+        self.path, self.problem = str(path), problem
+        super().__init__(f"{path}: {problem}. Fix the text source (the .md beside the notebook), then run ./course release.")
