@@ -1,4 +1,4 @@
-"""The lesson quiz: data files, answer obfuscation and the quiz widget.
+"""The lesson quiz: data files, answer obfuscation and answer checking.
 
 Authors write ``quiz.answers.json`` in plain text; ``build_quizzes`` turns it
 into the ``quiz.json`` students get, where each correct answer is only a salted
@@ -6,15 +6,17 @@ hash and each feedback text is XOR-obfuscated. This is obfuscation, not
 security: the salt is in the file and a question has few option sets, so a
 determined student can brute-force it. It keeps the answer key from being read
 at a glance.
+
+Each student sees a question's options in an order of their own
+(``quiz_view.display_order``); answers are always file indices, so hashes and
+feedback do not depend on the order shown. The widget lives in ``quiz_view``.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import QuizFormatError
+from .quiz_view import build_view, display_order, markdown_html, student_name, verdict_html
 
 __all__ = [
     "ENCODING",
@@ -35,6 +38,8 @@ __all__ = [
     "answer_hash",
     "build_quizzes",
     "check_quizzes_current",
+    "read_lesson_json",
+    "markdown_html",
 ]
 
 ENCODING = "ossllm-quiz-1"
@@ -253,47 +258,14 @@ class Verdict:
         return self.correct
 
 
-_CODE = re.compile(r"`([^`]+)`")
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_ITALIC = re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
-
-
-def markdown_html(text: str) -> str:
-    """Simple markdown (code, bold, italic, line breaks, '- ' lists) to safe HTML."""
-    lines_out, in_list = [], False
-    for line in text.split("\n"):
-        item = re.match(r"^\s*[-*] (.*)$", line)
-        body = html.escape(item.group(1) if item else line)
-        codes: list[str] = []
-
-        def keep(m):  # shield code spans from bold/italic rewriting
-            codes.append(m.group(1))
-            return f"\x00{len(codes) - 1}\x00"
-
-        body = _CODE.sub(keep, body)
-        body = _BOLD.sub(r"<b>\1</b>", body)
-        body = _ITALIC.sub(r"<i>\1</i>", body)
-        body = re.sub(r"\x00(\d+)\x00", lambda m: f"<code>{codes[int(m.group(1))]}</code>", body)
-        if item:
-            if not in_list:
-                lines_out.append("<ul style='margin:0.2em 0'>")
-                in_list = True
-            lines_out.append(f"<li>{body}</li>")
-            continue
-        if in_list:
-            lines_out.append("</ul>")
-            in_list = False
-        lines_out.append(body + "<br>")
-    if in_list:
-        lines_out.append("</ul>")
-    out = "".join(lines_out)
-    return out[: -len("<br>")] if out.endswith("<br>") else out
-
-
 class Quiz:
-    """A lesson quiz: ``check()`` works without widgets; displaying it shows the widget."""
+    """A lesson quiz: ``check()`` works without widgets; displaying it shows the widget.
 
-    def __init__(self, data: dict, *, source: str = "quiz"):
+    ``user`` seeds the order the options are shown in (default: the student's
+    login name, so it is the same on every run); ``check`` takes file indices.
+    """
+
+    def __init__(self, data: dict, *, source: str = "quiz", user: str | None = None):
         if validate_quiz(data, source=source) == "plain":
             data = encode_quiz(data)  # an author previewing quiz.answers.json
         self.data = data
@@ -302,26 +274,36 @@ class Quiz:
         self.title = data["title"]
         self._salt = data["salt"]
         self._questions = {q["id"]: q for q in data["questions"]}
+        self.user = student_name() if user is None else user
+        # question id -> file indices in the order this student sees the options
+        self.order = {
+            q["id"]: display_order(self.user, self.lesson, q["id"], len(q["options"])) for q in data["questions"]
+        }
         self.results: dict[str, bool] = {}  # question id -> was the latest check right
         self.attempts: dict[str, int] = {q: 0 for q in self._questions}
         self._widget = None
-        # filled when the widget is built: question id -> its radio/boxes, button, feedback
+        # filled when the widget is built: question id -> its boxes, their file indices, button, feedback
         self.controls: dict[str, dict] = {}
         self.score_label = None
 
     @classmethod
-    def from_file(cls, path="quiz.json") -> "Quiz":
+    def from_file(cls, path="quiz.json", *, user: str | None = None) -> "Quiz":
         """Load quiz.json; if it is missing but quiz.answers.json sits beside it, use that."""
         path = Path(path)
         if not path.is_file() and path.name == SHIPPED_NAME and path.with_name(PLAIN_NAME).is_file():
             path = path.with_name(PLAIN_NAME)
-        return cls(load_quiz(path), source=str(path))
+        return cls(load_quiz(path), source=str(path), user=user)
 
     # -- logic
 
     @property
     def question_ids(self) -> list[str]:
         return list(self._questions)
+
+    def shown_options(self, question_id: str) -> list[tuple[int, str]]:
+        """(file index, text) of each option, in the order this student sees them."""
+        q = self._questions[question_id]
+        return [(i, q["options"][i]["text"]) for i in self.order[question_id]]
 
     @property
     def total(self) -> int:
@@ -367,8 +349,10 @@ class Quiz:
         if not q["multiple"] and len(chosen) > 1:
             raise ValueError(f"question {question_id!r} takes one answer; got {len(chosen)}")
         correct = answer_hash(self._salt, q["id"], chosen) == q["answer_sha256"]
+        # feedback in the order the student saw the options; each text stays with its option
+        shown = sorted(chosen, key=self.order[question_id].index)
         feedback = [
-            (q["options"][i]["text"], _reveal(q["options"][i]["feedback_obf"], self._salt, q["id"], i)) for i in chosen
+            (q["options"][i]["text"], _reveal(q["options"][i]["feedback_obf"], self._salt, q["id"], i)) for i in shown
         ]
         if correct:
             message = "Correct."
@@ -382,32 +366,15 @@ class Quiz:
 
     def _show(self, verdict: Verdict) -> Verdict:
         if self._widget is not None:
-            self.controls[verdict.question_id]["feedback"].value = self._verdict_html(verdict)
+            self.controls[verdict.question_id]["feedback"].value = verdict_html(verdict)
             self.score_label.value = self.score_text
         return verdict
 
     # -- widget
 
-    @staticmethod
-    def _verdict_html(v: Verdict) -> str:
-        colour = "#1a7f37" if v.correct else "#b35900"
-        mark = "✅" if v.correct else "❌"
-        if not v.chosen:
-            return f"<div style='color:#666'>{html.escape(v.message)}</div>"
-        items = "".join(
-            f"<li><b>{html.escape(text)}</b>: {markdown_html(fb)}</li>" for text, fb in v.feedback
-        )
-        return (
-            f"<div style='border-left:4px solid {colour};padding:0.2em 0.6em;margin:0.2em 0'>"
-            f"<b style='color:{colour}'>{mark} {html.escape(v.message)}</b>"
-            f"<ul style='margin:0.3em 0'>{items}</ul></div>"
-        )
-
-    def _selection_of(self, question_id: str):
+    def _selection_of(self, question_id: str) -> list[int]:
         ui = self.controls[question_id]
-        if "radio" in ui:
-            return ui["radio"].value
-        return [i for i, box in enumerate(ui["boxes"]) if box.value]
+        return [i for i, box in zip(ui["order"], ui["boxes"]) if box.value]
 
     def _on_check(self, question_id: str) -> None:
         self.check(question_id, self._selection_of(question_id))
@@ -416,41 +383,8 @@ class Quiz:
     def widget(self):
         """The ipywidgets view (built on first use)."""
         if self._widget is None:
-            self._widget = self._build()
+            self._widget = build_view(self, self._on_check)
         return self._widget
-
-    def _build(self):
-        import ipywidgets as w
-
-        blocks = [w.HTML(f"<h3 style='margin:0.2em 0'>{html.escape(self.title)}</h3>")]
-        self.score_label = w.Label(self.score_text)
-        for n, q in enumerate(self.data["questions"], 1):
-            ui: dict = {}
-            kind = "Select all that apply." if q["multiple"] else "Select one."
-            prompt = w.HTML(
-                f"<div style='margin-top:0.6em'><b>{n}.</b> {markdown_html(q['prompt'])} "
-                f"<span style='color:#666;font-size:0.9em'>({kind})</span></div>"
-            )
-            if q["multiple"]:
-                ui["boxes"] = [
-                    w.Checkbox(value=False, description=o["text"], indent=False, layout=w.Layout(width="auto"))
-                    for o in q["options"]
-                ]
-                chooser = w.VBox(ui["boxes"])
-            else:
-                ui["radio"] = w.RadioButtons(
-                    options=[(o["text"], i) for i, o in enumerate(q["options"])],
-                    value=None,
-                    layout=w.Layout(width="auto"),
-                )
-                chooser = ui["radio"]
-            ui["button"] = w.Button(description="Check", tooltip=f"Check question {n}")
-            ui["feedback"] = w.HTML("")
-            ui["button"].on_click(lambda _b, qid=q["id"]: self._on_check(qid))
-            self.controls[q["id"]] = ui
-            blocks.append(w.VBox([prompt, chooser, ui["button"], ui["feedback"]]))
-        blocks.append(w.HBox([w.HTML("<b>Score:</b>&nbsp;"), self.score_label]))
-        return w.VBox(blocks)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

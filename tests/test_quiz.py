@@ -79,7 +79,7 @@ def _keys(obj):
 
 @pytest.fixture
 def quiz():
-    return Quiz(encode_quiz(copy.deepcopy(PLAIN)), source="quiz.json")
+    return Quiz(encode_quiz(copy.deepcopy(PLAIN)), source="quiz.json", user="ada")
 
 
 def write(path, data):
@@ -106,9 +106,12 @@ def test_multiple_answer_needs_exactly_the_correct_set(quiz):
     assert not quiz.check("q2", [0]).correct  # a subset is not enough
     assert not quiz.check("q2", [0, 1, 2]).correct  # nor a superset
     both = quiz.check("q2", [0, 2])
-    assert not both.correct
-    assert [text for text, _ in both.feedback] == ["Apache-2.0", "CC BY-NC 4.0"]
-    assert both.feedback[1][1] == "NC means non-commercial."
+    assert not both.correct and both.chosen == [0, 2]
+    assert dict(both.feedback) == {"Apache-2.0": "Apache-2.0 is permissive, with a patent grant.",
+                                   "CC BY-NC 4.0": "NC means non-commercial."}
+    # feedback is listed in the order the student saw the options
+    shown = [text for _, text in quiz.shown_options("q2")]
+    assert [text for text, _ in both.feedback] == [t for t in shown if t in ("Apache-2.0", "CC BY-NC 4.0")]
 
 
 def test_every_wrong_single_answer_is_wrong(quiz):
@@ -259,44 +262,146 @@ def test_markdown_is_rendered_safely():
     assert markdown_html("`**kept**`") == "<code>**kept**</code>"
 
 
+# ---------------------------------------------------------------- option order
+
+
+def test_order_is_stable_per_student_and_differs_between_students():
+    plain = copy.deepcopy(PLAIN)
+    a1, a2 = Quiz(plain, user="ada"), Quiz(plain, user="ada")
+    assert a1.order == a2.order  # re-running the cell shows the same order
+    for qid, order in a1.order.items():
+        assert sorted(order) == list(range(len(plain["questions"][int(qid[1]) - 1]["options"])))
+    others = [Quiz(plain, user=f"student{n}").order for n in range(20)]
+    assert any(o != a1.order for o in others)
+    # the order depends on the question too: q1 and q2 have four options each
+    orders = [Quiz(plain, user=f"s{n}").order for n in range(50)]
+    assert any(o["q1"] != o["q2"] for o in orders)
+
+
+def test_order_seed_is_the_login_name(monkeypatch):
+    from ossllm_helpers import quiz_view
+
+    monkeypatch.setenv("JUPYTERHUB_USER", "grace")
+    assert quiz_view.student_name() == "grace"
+    assert Quiz(copy.deepcopy(PLAIN)).order == Quiz(copy.deepcopy(PLAIN), user="grace").order
+    monkeypatch.delenv("JUPYTERHUB_USER")
+    monkeypatch.setattr(quiz_view.getpass, "getuser", lambda: "linus")
+    assert quiz_view.student_name() == "linus"
+
+    def no_login():
+        raise OSError("no user name")
+
+    monkeypatch.setattr(quiz_view.getpass, "getuser", no_login)
+    assert quiz_view.student_name() == "student"
+
+
+def test_file_order_no_longer_matters():
+    """Across students the correct option lands in every position about equally often."""
+    from ossllm_helpers.quiz_view import display_order
+
+    students, n = 800, 4
+    counts = [0] * n
+    for s in range(students):
+        counts[display_order(f"user{s:04d}", "lesson01", "q1", n).index(0)] += 1
+    expected = students / n
+    # chi-square with 3 degrees of freedom; 16.3 is the 0.1% critical value
+    chi2 = sum((c - expected) ** 2 / expected for c in counts)
+    assert chi2 < 16.3, counts
+    # and within one student, over many questions, the first file option is not favoured either
+    firsts = [display_order("ada", "lesson01", f"q{k}", n)[0] for k in range(400)]
+    assert max(firsts.count(i) for i in range(n)) < 140, [firsts.count(i) for i in range(n)]
+
+
+def test_order_does_not_change_hashes_or_feedback():
+    plain = copy.deepcopy(PLAIN)
+    encoded = encode_quiz(plain)
+    for user in ("ada", "grace", "linus", "x"):
+        q = Quiz(encode_quiz(plain), user=user)
+        assert q.data == encoded  # the shipped data is untouched
+        assert q.check("q1", "GGUF").correct and q.check("q2", ["MIT", "Apache-2.0"]).correct
+        assert q.check("q3", 0).feedback == [("A quantisation type", "About 4.8 bits per weight, k-quant, medium.")]
+
+
 # ---------------------------------------------------------------- widget
+
+
+def _pick(quiz, qid, *texts):
+    """Tick the boxes showing these option texts, as a student would."""
+    ui = quiz.controls[qid]
+    shown = dict((text, k) for k, (_, text) in enumerate(quiz.shown_options(qid)))
+    for text in texts:
+        ui["boxes"][shown[text]].value = True
 
 
 def test_widget_single_answer_with_retry(quiz):
     import ipywidgets as w
 
     view = quiz.widget
-    assert isinstance(view, w.VBox)
+    assert isinstance(view, w.VBox) and "ossllm-quiz" in view._dom_classes
     q1 = quiz.controls["q1"]
-    assert isinstance(q1["radio"], w.RadioButtons) and q1["radio"].value is None
+    assert all(isinstance(b, w.Checkbox) and not b.value for b in q1["boxes"])
     q1["button"].click()
     assert "Choose an option first" in q1["feedback"].value
     assert quiz.score_label.value == "0 / 3 correct"
-    q1["radio"].value = 1
+    _pick(quiz, "q1", "ONNX")
     q1["button"].click()
     assert "Not quite" in q1["feedback"].value and "exchange format" in q1["feedback"].value
     assert quiz.score_label.value == "0 / 3 correct"
-    q1["radio"].value = 0
+    _pick(quiz, "q1", "GGUF")  # ticking another box clears the first: one answer
+    assert sum(b.value for b in q1["boxes"]) == 1
     q1["button"].click()
     assert "Correct." in q1["feedback"].value and "weights and metadata" in q1["feedback"].value
+    assert "exchange format" not in q1["feedback"].value
     assert quiz.score_label.value == "1 / 3 correct"
     assert quiz.attempts["q1"] == 2
 
 
-def test_widget_multiple_answer_uses_checkboxes(quiz):
-    import ipywidgets as w
+def test_each_box_selects_its_own_option():
+    """Every box, in every student's order, checks the option whose text is beside it."""
+    for user in ("ada", "grace", "linus"):
+        quiz = Quiz(copy.deepcopy(PLAIN), user=user)
+        quiz.widget
+        for qid in quiz.question_ids:
+            ui = quiz.controls[qid]
+            rows = quiz.widget.children[quiz.question_ids.index(qid) + 1].children[1].children
+            for k, box in enumerate(ui["boxes"]):
+                for other in ui["boxes"]:
+                    other.value = False
+                box.value = True
+                label = rows[k].children[1].value
+                verdict = quiz.check(qid, quiz._selection_of(qid))
+                assert len(verdict.feedback) == 1
+                assert f">{markdown_html(verdict.feedback[0][0])}<" in label
 
+
+def test_widget_multiple_answer_keeps_several_boxes(quiz):
     quiz.widget  # builds the controls
     q2 = quiz.controls["q2"]
-    assert "radio" not in q2 and all(isinstance(b, w.Checkbox) for b in q2["boxes"])
-    assert [b.description for b in q2["boxes"]] == ["Apache-2.0", "MIT", "CC BY-NC 4.0", "Research-only"]
-    q2["boxes"][0].value = True
+    assert sorted(text for _, text in quiz.shown_options("q2")) == sorted(
+        ["Apache-2.0", "MIT", "CC BY-NC 4.0", "Research-only"]
+    )
+    _pick(quiz, "q2", "Apache-2.0")
     q2["button"].click()
     assert "Not quite" in q2["feedback"].value and "patent grant" in q2["feedback"].value
-    q2["boxes"][1].value = True
+    _pick(quiz, "q2", "MIT")
+    assert sum(b.value for b in q2["boxes"]) == 2  # the first box stays ticked
     q2["button"].click()
     assert "Correct." in q2["feedback"].value and "MIT is permissive" in q2["feedback"].value
     assert quiz.score_label.value == "1 / 3 correct"
+
+
+def test_option_labels_render_markdown_and_wrap(quiz):
+    plain = copy.deepcopy(PLAIN)
+    plain["questions"][2]["options"][0]["text"] = "The `Q4_K_M` **quantisation** type, " + "long words " * 40
+    q = Quiz(plain, user="ada")
+    q.widget
+    k = [i for i, _ in q.shown_options("q3")].index(0)
+    row = q.widget.children[3].children[1].children[k]
+    assert "ossllm-quiz-option" in row._dom_classes and row.layout.align_items == "flex-start"
+    label = row.children[1]
+    assert "<code>Q4_K_M</code>" in label.value and "<b>quantisation</b>" in label.value
+    assert "`" not in label.value and "**" not in label.value
+    assert "white-space:normal" in label.value and label.layout.min_width == "0"
 
 
 def test_prompt_markdown_and_kind_in_widget(quiz):
