@@ -77,16 +77,17 @@ def _num(x) -> str:
 def _fill(text: str, facts: dict, where: str, *, strict: bool) -> str:
     def one(m):
         name, arg = m.group(1), m.group(2)
-        if name == "points":
+        if name in ("points", "points_label"):
             if arg not in facts["points"]:
-                raise LessonSourceError(where, f"{{{{ points:{arg} }}}} names no graded cell with points; "
+                raise LessonSourceError(where, f"{{{{ {name}:{arg} }}}} names no graded cell with points; "
                                         f"graded cells: {', '.join(sorted(facts['points'])) or 'none'}")
-            return _num(facts["points"][arg])
+            value = _num(facts["points"][arg])
+            return value if name == "points" else f"{value} point" + ("" if value == "1" else "s")
         if name in facts and arg is None:
             return facts[name]
         if not strict:
             return m.group(0)
-        known = ", ".join(sorted(k for k in facts if k != "points")) + ", points:<grade_id>"
+        known = ", ".join(sorted(k for k in facts if k != "points")) + ", points:<grade_id>, points_label:<grade_id>"
         raise LessonSourceError(where, f"unknown placeholder {m.group(0)!r}; known: {known}")
 
     return _PLACEHOLDER.sub(one, text)
