@@ -1,0 +1,79 @@
+"""Markdown renders as written: no Markdown inside HTML blocks, no dollar amounts read as maths (fast, no browser).
+
+The browser tier checks the same in real JupyterLab; this one reads the
+notebooks' text with a CommonMark parser (tests/browser/markdown_check.py).
+"""
+
+import pytest
+
+from browser.markdown_check import ROOT, course_notebooks, dollar_amount, markdown_problems, notebook_problems
+
+# Lessons whose callouts and dollar amounts are still being rewritten; each leaves this set when its text is fixed
+# (strict: a fixed lesson that stays listed fails, so the set cannot go stale).
+PENDING = {"lesson01", "lesson02", "lesson03", "lesson05", "lesson06", "lesson07", "lesson08"}
+
+
+@pytest.mark.parametrize(
+    "bad, what",
+    [
+        ('<div style="border-left:4px solid"><b>Key insight</b><br>A **bold** claim.</div>', "**bold**"),
+        ("<div>\nUse `llama.cpp` here.\n</div>", "`code`"),
+        ("<div><b>Note</b> it ranks models on *its* benchmarks.</div>", "*italics*"),
+        ("<div>See [the card](https://example.org/card).</div>", "[link](url)"),
+        ("<div>__strong__ words</div>", "__bold__"),
+        ("Under $500 for the data and under $100 of compute.", "dollar amount"),
+        ("From $20 a month for businesses under $1M revenue.", "dollar amount"),
+        ("It cost under $600, when training took weeks.", "dollar amount"),  # alone today, maths once a $ follows
+        ("| Plan | Price |\n|---|---|\n| Pro | $20 a month for $1M |", "dollar amount"),
+        ("<div><b>Cost</b><br>About $2 and $3 an hour.</div>", "dollar amount"),
+        ("<div><b>Cost</b><br>About \\$2 an hour.</div>", "prints its backslash"),
+    ],
+)
+def test_problems_are_found(bad, what):
+    problems = markdown_problems(bad)
+    assert any(what in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        "> **Key insight.** A **bold** claim with `code` and *italics*.",
+        '<div style="border-left:4px solid">\n\n**Key insight.** Markdown between blank lines renders.\n\n</div>',
+        "<div><b>Key insight</b><br>HTML formatting in an HTML block: <code>llama.cpp</code>.</div>",
+        "Under \\$500 for the data and under \\$100 of compute.",
+        "<div>About &#36;2 an hour.</div>",
+        "Each head uses $4d$ weights; the cache holds $2 \\times 32 \\times 8 = 512$ numbers.",
+        "The estimate $1-(1-c/n)^k$ is biased; $$\\text{bytes} = 2 \\times n$$ per token.",
+        "Code keeps its dollars: `price = $5` and\n\n```\necho $100\n```",
+        "Shell variables like $HOME are not amounts.",
+    ],
+)
+def test_what_renders_as_written_passes(good):
+    assert markdown_problems(good) == []
+
+
+def test_dollar_pairs_read_as_formulas_are_left_alone():
+    assert dollar_amount("cost $2 \\times 3$ and then $4 per hour") == len("cost $2 \\times 3$ and then ")
+    assert dollar_amount("$x$ and $y$") is None
+
+
+NOTEBOOKS = course_notebooks()
+
+
+def _param(path):
+    rel = path.relative_to(ROOT)
+    pending = any(part in PENDING for part in rel.parts)
+    marks = [pytest.mark.xfail(reason="lesson text being rewritten (issue 9 item 3)", strict=True)] if pending else []
+    return pytest.param(path, id=str(rel), marks=marks)
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in NOTEBOOKS])
+def test_notebook_markdown_renders_as_written(path):
+    problems = notebook_problems(path)
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_course_notebook_is_checked():
+    names = {p.relative_to(ROOT).parts[0] for p in NOTEBOOKS}
+    assert names == {"source", "release", "notebooks"}
+    assert len([p for p in NOTEBOOKS if p.parts[-3] == "release"]) == 9  # eight lessons and the module test
