@@ -58,6 +58,10 @@ _EXPORTS = {
     "LabChat": "lab",
     "lab_complete": "lab",
     "lab_status": "lab",
+    # the lab's graded judgement
+    "lab_claims": "labclaims",
+    "check_lab_claim": "labclaims",
+    "LabTranscriptError": "errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["grading", "setup_notebook", "__version__"]

@@ -40,6 +40,7 @@ __all__ = [
     "ContextFullError",
     "TranscriptError",
     "TranscriptFolderError",
+    "LabTranscriptError",
     "GradingError",
 ]
 
@@ -206,6 +207,15 @@ class TranscriptFolderError(ChatError, FileNotFoundError):
     def __init__(self, folder):
         self.folder = str(folder)
         super().__init__(f"Cannot save there: the folder {folder} does not exist. Create it first (Path(...).mkdir(parents=True)), or save somewhere else.")
+
+
+class LabTranscriptError(ChatError, LookupError):
+    """No usable lab transcript of a lesson: missing, unreadable, or another lesson's; ``path``, ``lesson``."""
+
+    def __init__(self, path, lesson: str, problem: str):
+        self.path, self.lesson, self.problem = str(path), lesson, problem
+        super().__init__(f"{problem} Run the lab in the {lesson} notebook (it saves the conversation beside the "
+                         "notebook), then run this cell again.")
 
 
 class GradingError(OssllmError):
