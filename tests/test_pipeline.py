@@ -1,9 +1,10 @@
-"""The nbgrader pipeline, for every assignment in source/: execute, release, autograde.
+"""The nbgrader pipeline, for every assignment in source/: execute, release, autograde, grade by hand.
 
 Everything runs for real: notebooks in a Python kernel (nbclient), nbgrader's own
 commands in a temporary course folder. The executed source notebook (with the lab
 transcript its autoplayed lab wrote) is the solution submission; the committed
-release notebook is the blank one.
+release notebook is the blank one. Cells graded by hand (the lab's judgement) are
+found and scored the way formgrader does it, through nbgrader's API and gradebook.
 """
 
 import json
@@ -107,25 +108,86 @@ def test_release_cells_are_valid_python(name):
             ast.parse(src)
 
 
+def manual_cells(name: str) -> dict[str, float]:
+    """{grade_id: points} of the source cells nbgrader leaves to a human: graded answer cells (grade and solution)."""
+    nb = nbformat.read(notebook_in(ROOT / "source" / name), as_version=4)
+    meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
+    return {m["grade_id"]: float(m["points"]) for m in meta if m.get("grade") and m.get("solution")}
+
+
+def grade_by_hand(gb, grade_id: str, score: float) -> None:
+    """Store a hand-given score as formgrader's grade handler does (nbgrader's formgrader/apihandlers.py)."""
+    grade = gb.find_grade_by_id(grade_id)
+    grade.manual_score = score
+    grade.needs_manual_grade = grade.manual_score is None and grade.auto_score is None
+    gb.db.commit()
+
+
+def formgrader_api(root: Path):
+    """nbgrader's API as formgrader uses it, on the course folder's own configuration."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_lab_judgement_cells_come_together(name):
+    """A lesson with the lab's quoted claim also has the judgement graded by hand, and the reverse."""
+    nb = nbformat.read(notebook_in(ROOT / "source" / name), as_version=4)
+    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    parts = {"lab_claim", "lab_claim_tests", "lab_claim_judgement"}
+    assert parts <= ids or not parts & ids, f"{name} has {sorted(parts & ids)} of {sorted(parts)}"
+    if "lab_claim_judgement" in ids:
+        assert manual_cells(name).get("lab_claim_judgement", 0) > 0, "the judgement cell must be graded (points)"
+
+
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_autograde_solution_full_marks_blank_zero(name, course, executed):
-    """Real nbgrader autograde: the source solution scores full marks, the blank release scores zero."""
+    """Real nbgrader autograde: the source solution scores full marks on the autograded points and the blank
+    release zero; cells graded by hand wait in formgrader's list until scored, and then the totals add up."""
     from nbgrader.api import Gradebook
 
     root = course(name)
     solved = executed(f"source/{name}")
     nb_name = solved.name
+    assert nb_name == notebook_in(ROOT / "release" / name).name
     for student, folder in (("solution", solved.parent), ("blank", ROOT / "release" / name)):
         dest = root / "submitted" / student / name
         shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "*.answers.json"))
     run_nbgrader(root, "autograde", name)
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    manual = manual_cells(name)
+    db = f"sqlite:///{root / 'gradebook.db'}"
+    with Gradebook(db) as gb:
         solution = gb.find_submission(name, "solution")
         blank = gb.find_submission(name, "blank")
-        assert solution.max_score > 0
-        failing = [
-            g.name for nb in solution.notebooks for g in nb.grades if g.score is not None and g.score < g.max_score
-        ]
-        assert solution.score == solution.max_score, f"solution lost points on {failing}"
+        grades = {g.name: g for nb in solution.notebooks for g in nb.grades}
+        assert solution.max_score > 0 and set(manual) <= set(grades)
+        failing = [k for k, g in grades.items() if k not in manual and g.score < g.max_score]
+        assert not failing, f"solution lost points on {failing}"
+        # autograding leaves the hand-graded cells unscored and flagged, and nothing else
+        assert {k for k, g in grades.items() if g.needs_manual_grade} == set(manual)
+        assert solution.score == pytest.approx(solution.max_score - sum(manual.values()))
+        # an unchanged answer cell is no answer: nbgrader scores it 0 itself, nothing waits for a human
         assert blank.score == 0, f"blank release scored {blank.score} of {blank.max_score}"
-        assert nb_name == notebook_in(ROOT / "release" / name).name
+        assert not any(g.needs_manual_grade for nb in blank.notebooks for g in nb.grades)
+
+    # what formgrader lists: the notebook, and which submissions still need grading by hand
+    api = formgrader_api(root)
+    (listed,) = api.get_notebooks(name)
+    assert listed["name"] == solved.stem and listed["needs_manual_grade"] == bool(manual)
+    waiting = {s["student"]: s["needs_manual_grade"] for s in api.get_notebook_submissions(name, listed["name"])}
+    assert waiting == {"solution": bool(manual), "blank": False}
+
+    # the instructor grades them: what formgrader's grade handler does on each score typed in
+    with Gradebook(db) as gb:
+        for nb in gb.find_submission(name, "solution").notebooks:
+            for g in nb.grades:
+                if g.name in manual:
+                    grade_by_hand(gb, g.id, g.max_score)
+        solution = gb.find_submission(name, "solution")
+        assert solution.score == solution.max_score and not solution.needs_manual_grade
+        assert gb.find_submission(name, "blank").score == 0
+    assert not api.get_notebooks(name)[0]["needs_manual_grade"]
