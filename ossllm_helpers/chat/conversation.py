@@ -329,6 +329,8 @@ class Chat:
         while True:
             try:
                 self.backend.load()
+                if self.model is None:  # a server names its model once asked
+                    self.model = getattr(self.backend, "model", None)
                 return self
             except ModelTooLargeError:
                 if self.choice.source not in ("ladder", "offline"):
