@@ -33,6 +33,18 @@ WRONG = {
         "    return [m['name'] for m in sorted(keep, key=lambda m: -m['params_b'])]\n",
         ["four filters"],
     ),
+    "memory from the active parameters only": (
+        "ex4_moe_estimate_tests",
+        "def moe_estimate(total_b, active_b, bits_per_weight, bandwidth_gb_s):\n"
+        "    return active_b * 1e9 * bits_per_weight / 8 / 2**30, bandwidth_gb_s * 1e9 / (active_b * 1e9 * bits_per_weight / 8)\n",
+        ["must be in memory", "section 7"],
+    ),
+    "speed from the total parameters": (
+        "ex4_moe_estimate_tests",
+        "def moe_estimate(total_b, active_b, bits_per_weight, bandwidth_gb_s):\n"
+        "    return total_b * 1e9 * bits_per_weight / 8 / 2**30, bandwidth_gb_s * 1e9 / (total_b * 1e9 * bits_per_weight / 8)\n",
+        ["one generated token read"],
+    ),
     "ranked by speed instead of size": (
         "ex3_rank_models_tests",
         "def rank_models(models, task, ram_gib, commercial, min_tokens_per_s):\n"
@@ -44,7 +56,7 @@ WRONG = {
 }
 
 SOLUTIONS = [("ex1_weights_gib", "ex1_weights_gib_tests"), ("ex2_kv_cache", "ex2_kv_cache_tests"),
-             ("ex3_rank_models", "ex3_rank_models_tests")]
+             ("ex3_rank_models", "ex3_rank_models_tests"), ("ex4_moe_estimate", "ex4_moe_estimate_tests")]
 
 
 @pytest.mark.parametrize("case", list(WRONG))
