@@ -16,9 +16,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import catalog
+from .. import catalog, memory
 from ..constants import DEFAULT_MODEL, ENV_API_KEY, ENV_BASE_URL, ENV_MODEL
-from ..gguf import QUANT_BITS, available_memory, estimate_memory
+from ..gguf import QUANT_BITS, estimate_memory
 from ..hub import is_offline
 from ..pack import OFFLINE_MODELS, pack_status
 
@@ -107,6 +107,12 @@ def _cached_path(model, quant: str) -> str | None:
     return None
 
 
+def _have_token() -> bool:
+    from huggingface_hub import get_token  # deferred: a heavy import
+
+    return bool(get_token())
+
+
 def _needs(model, quant: str, size: int | None, path: str | None, n_ctx: int) -> tuple[int, bool]:
     if path and path != "pack":
         try:
@@ -125,7 +131,7 @@ def tutor_candidates(n_ctx: int = 4096, *, available: int | None = None, offline
 
     Offline, a model that is not cached does not fit (it cannot be downloaded).
     """
-    available = available_memory() if available is None else available
+    available = memory.available_memory() if available is None else available
     offline = is_offline() if offline is None else offline
     room = available - max(MIN_HEADROOM, int(available * HEADROOM))
     out = []
@@ -137,7 +143,9 @@ def tutor_candidates(n_ctx: int = 4096, *, available: int | None = None, offline
         spec = model.file(quant)
         path = _cached_path(model, quant)
         needs, exact = _needs(model, quant, spec.size, path, n_ctx)
-        fits = needs <= room and (path is not None or not offline)
+        # offline, only what is cached can run; a gated repository needs its licence accepted and a token
+        reachable = path is not None or (not offline and (not getattr(model, "gated", False) or _have_token()))
+        fits = needs <= room and reachable
         out.append(Candidate(model.key, model.name, quant, spec.size, needs, exact, model.licence_name,
                              path is not None, getattr(model, "tutor_rank", None) or rank, fits,
                              path if path != "pack" else None))
@@ -160,7 +168,7 @@ def choose_model(model=None, *, lab_model=None, n_ctx: int = 4096, available: in
         return ModelChoice(env_model, ENV_MODEL, f"{_name(env_model)}: set for this machine by {ENV_MODEL}.")
     if lab_model:
         return ModelChoice(str(lab_model), "lab.json", f"{_name(lab_model)}: the model this lab asks for.")
-    available = available_memory() if available is None else available
+    available = memory.available_memory() if available is None else available
     offline = is_offline() if offline is None else offline
     for c in tutor_candidates(n_ctx, available=available, offline=offline, models=models):
         if c.fits and c.key not in exclude and c.key != DEFAULT_MODEL:
