@@ -6,7 +6,8 @@ Reads every lesson's ``quiz.answers.json`` and the module test's text source. Fi
 - how often absolute words (never, always, only, every, none, all) appear among distractors and among correct options;
 - the module test's answer-letter balance, lessons covered and share of questions that apply knowledge.
 
-``python tests/content_lint.py`` prints the figures.
+``python tests/content_lint.py`` prints the figures; ``--done-when`` prints the issue's closing figures
+(test-taking strategies against the 40% bar) and exits 1 if one of them is reached.
 """
 
 import json
@@ -212,7 +213,39 @@ def report(root: Path = ROOT) -> str:
     return "\n".join(lines)
 
 
+def same_letter_scores(a: Assessment) -> dict[str, float]:
+    """Share of points for always giving one letter, per letter (numbers score nothing)."""
+    width = max((len(q.options) for q in _mc(a)), default=0)
+    return {"ABCDEFGH"[i]: sum(q.points for q in _mc(a) if q.single and q.correct == {i}) / a.total
+            for i in range(width)} if a.total else {}
+
+
+def done_when(root: Path = ROOT) -> tuple[str, bool]:
+    """The closing figures: always-the-longest-option on every quiz and the module test, and
+    always-the-same-letter on the module test (each letter), each against GUESSER_MAX; and whether all stay below."""
+    lines, ok = [f"Test-taking strategies (a pass needs less than {GUESSER_MAX:.0%} for each):"], True
+    for a in assessments(root):
+        score = longest_guesser_score(a)
+        ok &= score < GUESSER_MAX
+        lines.append(f"  {a.name:16} always the longest option: {score:4.0%}  {'ok' if score < GUESSER_MAX else 'FAIL'}")
+    for a in assessments(root):
+        if a.name == "module test":
+            scores = same_letter_scores(a)
+            ok &= all(v < GUESSER_MAX for v in scores.values())
+            lines.append(f"  {a.name:16} always the same letter: "
+                         + ", ".join(f"{k} {v:.0%}" for k, v in scores.items())
+                         + f"  {'ok' if all(v < GUESSER_MAX for v in scores.values()) else 'FAIL'}")
+    lines.append("  (quiz options are shuffled per student, so a fixed letter is no strategy there)")
+    return "\n".join(lines), ok
+
+
 if __name__ == "__main__":
+    import sys
+
+    if "--done-when" in sys.argv:
+        text, ok = done_when()
+        print(text)
+        raise SystemExit(0 if ok else 1)
     print(report())
     for a in assessments():
         for p in problems(a):

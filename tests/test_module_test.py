@@ -204,3 +204,12 @@ def test_always_the_same_letter_scores_below_40_percent(cells, names, letter):
 
 def test_the_module_test_passes_the_content_lint():
     assert content_lint.problems(content_lint.read_module_test(TEXT)) == []
+
+
+def test_done_when_reports_every_assessment_and_the_module_test_stays_below():
+    text, _ = content_lint.done_when(ROOT)
+    quizzes = sorted(p.parent.name for p in ROOT.glob("source/*/quiz.answers.json"))
+    for name in quizzes:
+        assert re.search(rf"^  {name} quiz +always the longest option: +\d+%", text, re.M), name
+    assert re.search(r"^  module test +always the longest option: +\d+%  ok$", text, re.M)
+    assert re.search(r"^  module test +always the same letter: A \d+%, B \d+%, C \d+%, D \d+%  ok$", text, re.M)
