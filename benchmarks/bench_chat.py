@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ossllm_helpers import chat as chat_module  # noqa: E402
 from ossllm_helpers.chat import Chat, base_transcript  # noqa: E402
+from ossllm_helpers.chat.backends import local as local_backend  # noqa: E402
 
 SYSTEM = "You are a knowledgeable computer science teacher."
 PROMPT = "Explain step by step how a CPU fetches, decodes and executes an instruction."
@@ -38,7 +38,7 @@ def model_path(model: str) -> str:
         placed = install_pack(keys=[model])
         if model in placed:
             return placed[model]
-    from ossllm_helpers.hub import fetch
+    from ossllm_helpers.models import fetch
 
     return fetch(model)
 
@@ -115,8 +115,8 @@ def wrapper_cost(path: str, n: int = 20000) -> tuple[float, float]:
             pass
 
     chat = Chat(path)
-    chat._info = chat_module._header(Path(path))
-    chat._llm = ReadyMade()
+    chat.backend._info = local_backend.read_header(Path(path))
+    chat.backend._llm = ReadyMade()
     if chat.is_base:
         return float("nan"), float("nan")
     raw, ours = [], []
@@ -165,7 +165,7 @@ def main(argv=None) -> int:
                 llama_cpp.Llama(path, n_ctx=args.n_ctx, verbose=False, **threads).close()
                 load_raw.append(time.perf_counter() - t)
             else:
-                chat_module._HEADERS.clear()  # count reading the header, as a first Chat does
+                local_backend._HEADERS.clear()  # count reading the header, as a first Chat does
                 Chat(path, n_ctx=args.n_ctx, n_threads=args.threads).load_model().close()
                 load_ours.append(time.perf_counter() - t)
 
