@@ -146,6 +146,32 @@ def test_pass_mark_comes_from_constants(nb):
     assert PASS_PERCENT == 80
 
 
+# The fact each key must point at: a slip in the key (a letter moved with its option) fails here.
+KEY = {
+    "q01": "Llama 3.1 Community License", "q02": "smaller model on far more tokens",
+    "q03": "model that earns revenue stays closed", "q04": "8 times smaller", "q05": 'must begin with "Llama"',
+    "q06": "against Llama 3.1 70B and 405B", "q07": "caches at most 4,096 positions", "q08": "experts the router picks",
+    "q09": 109e9 * 4.5 / 8 / 1e9, "q10": "Switch to Qwen3-4B", "q11": "Gemma 4 is under Apache 2.0",
+    "q12": "3B active per token", "q13": "Nothing yet", "q14": "released after March 2025",
+    "q15": (1 - 3 / 10 + 0) / 2, "q16": "the uploader's word", "q17": "`hf download`", "q18": "(harmony)",
+    "q19": (14e9 * 4.9 / 8 + 2 * 40 * 8192 * 8 * 128 * 2) / 2**30, "q20": "13B at Q2_K scored better",
+    "q21": "About 20 tokens per second", "q22": "Open weights on its own servers", "q23": "pay per token",
+    "q24": "multimodal models are withheld", "q25": "OLMo 2",
+}
+
+
+def test_each_key_points_at_its_fact(cells, names):
+    assert sorted(KEY) == names, "update KEY when questions change"
+    for name in names:
+        value = solution(cells, name)
+        if isinstance(value, str):
+            options = dict(re.findall(r"^- \*\*([A-D])\.\*\* (.*)$", cells[f"{name}_question"].source, re.M))
+            assert KEY[name] in options[value], f"{name}: key {value} is {options[value]!r}"
+            assert sum(KEY[name] in text for text in options.values()) == 1, f"{name}: the fact appears twice"
+        else:
+            assert value == pytest.approx(KEY[name], abs=1e-3), name
+
+
 # ---------------------------------------------------------------- the self-check
 
 
