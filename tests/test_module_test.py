@@ -49,8 +49,8 @@ def solution(cells, name):
     body = re.search(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", src, re.S).group(1)
     (stmt,) = ast.parse(body).body
     assert isinstance(stmt, ast.Assign) and [t.id for t in stmt.targets] == [name], f"{name}: one assignment to {name}"
-    value = eval(compile(ast.Expression(stmt.value), name, "eval"), {})  # arithmetic only, checked below
-    return value
+    # a literal, so the grading report (ossllm_helpers/instructor.py) can tell a letter question from a number one
+    return ast.literal_eval(stmt.value)
 
 
 def passes(cells, name, value) -> bool:
