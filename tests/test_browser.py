@@ -123,16 +123,16 @@ def traceback_problems(nb: dict) -> list[str]:
 
 
 def rendered_markdown_problems(cells: list[dict]) -> list[str]:
-    """Literal ** or backticks in rendered Markdown (code and maths left out)."""
+    """Literal **, backticks or *italics* in rendered Markdown (code and maths left out)."""
     problems = []
     for cell in cells:
         if cell["text"] is None:
             problems.append(f"cell {cell['index']}: Markdown not rendered")
             continue
-        m = re.search(r"\*\*|`", cell["text"])
+        m = re.search(r"\*\*|`|(?<![\w*])\*[^\s*][^*\n]*(?<!\s)\*(?![\w*])", cell["text"])
         if m:
             snippet = " ".join(cell["text"][max(0, m.start() - 40) : m.start() + 40].split())
-            problems.append(f"cell {cell['index']}: literal {m.group(0)!r} in rendered text: {snippet!r}")
+            problems.append(f"cell {cell['index']}: literal {m.group(0)[:20]!r} in rendered text: {snippet!r}")
     return problems
 
 
@@ -222,8 +222,8 @@ def test_quiz_options_apart_and_each_box_selects_its_own(lab, quiz_lesson, shots
             label = " ".join(option.locator(".ossllm-quiz-label").inner_text().split())
             # a real click at the box's centre: Playwright refuses if anything else would receive it
             option.locator("input[type=checkbox]").click()
-            want = [j == k for j in range(options.count())]
-            ticked = f"JSON.stringify(({_JS_CHECKED})(a)) === {json.dumps(json.dumps(want))}" if not multiple \
+            want = json.dumps(json.dumps([j == k for j in range(options.count())], separators=(",", ":")))
+            ticked = f"JSON.stringify(({_JS_CHECKED})(a)) === {want}" if not multiple \
                 else f"({_JS_CHECKED})(a)[{k}]"
             page.wait_for_function(f"(a) => {ticked}", arg=[qi], timeout=10_000)
             feedback = question.locator(".ossllm-quiz-feedback")

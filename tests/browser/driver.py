@@ -53,18 +53,24 @@ def launch(playwright, *, width=1400, height=900, user_data_dir: Path | None = N
     )
 
 
-_JS_OPEN = """async (path) => {
+# page.evaluate has no timeout of its own: every wait in the page is bounded here.
+_JS_WITHIN = """const within = (p, s, what) => Promise.race([p, new Promise((_, no) =>
+  setTimeout(() => no(new Error(what + ' did not finish within ' + s + ' s')), s * 1000))]);"""
+
+_JS_OPEN = """async ([path, s]) => {
+  %s
   const app = window.jupyterapp;
-  await app.restored;
-  const w = await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
-  await w.context.ready;
-  await w.sessionContext.ready;
+  await within(app.restored, s, 'JupyterLab start');
+  const w = await within(app.commands.execute('docmanager:open', {path, factory: 'Notebook'}), s, 'opening ' + path);
+  await within(w.context.ready, s, 'loading ' + path);
+  await within(w.sessionContext.ready, s, 'starting the kernel of ' + path);
   app.shell.activateById(w.id);
   window.__ossllm_nb = w;
   return w.id;
-}"""
+}""" % _JS_WITHIN
 
-_JS_RUN_ALL = """async () => {
+_JS_RUN_ALL = """async (s) => {
+  %s
   const app = window.jupyterapp, w = window.__ossllm_nb;
   app.shell.activateById(w.id);
   const kernelReady = async () => {
@@ -76,10 +82,10 @@ _JS_RUN_ALL = """async () => {
     throw new Error('kernel never became idle');
   };
   await kernelReady();
-  await app.commands.execute('notebook:run-all-cells');
+  await within(app.commands.execute('notebook:run-all-cells'), s, 'Run All');
   await kernelReady();
   return true;
-}"""
+}""" % _JS_WITHIN
 
 _JS_NOTEBOOK = """() => window.__ossllm_nb.content.model.toJSON()"""
 
@@ -166,17 +172,15 @@ class LabPage:
 
     # -- notebooks
 
-    def open(self, path: str) -> None:
-        self.page.evaluate(_JS_OPEN, path)
+    def open(self, path: str, timeout_s: float = 120) -> None:
+        self.page.evaluate(_JS_OPEN, [path, timeout_s])
         self.page.wait_for_selector(".jp-Notebook .jp-Cell", state="attached")
 
     def run_all(self, timeout_s: float = 600) -> float:
+        """Run All and wait for the kernel to finish; the seconds it took."""
         start = time.monotonic()
-        self.page.evaluate(_JS_RUN_ALL)
-        elapsed = time.monotonic() - start
-        if elapsed > timeout_s:
-            raise TimeoutError(f"Run All took {elapsed:.0f} s")
-        return elapsed
+        self.page.evaluate(_JS_RUN_ALL, timeout_s)
+        return time.monotonic() - start
 
     def notebook(self) -> dict:
         return self.page.evaluate(_JS_NOTEBOOK)

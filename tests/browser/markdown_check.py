@@ -7,10 +7,13 @@ notebooks/. The rules follow CommonMark (JupyterLab's renderer does the same):
 an HTML block runs from a line that opens with a block tag such as ``<div``
 to the next blank line and its content is passed through untouched, so
 ``**bold**``, backticks, ``*italics*`` and links inside it print literally.
-JupyterLab looks for maths before rendering: an unescaped ``$`` followed by a
-number starts a formula ("Under $500 ... $100" becomes italic maths). Write
-``\\$`` in Markdown text and ``&#36;`` inside an HTML block, where a backslash
-is printed as is.
+JupyterLab typesets maths after rendering: two dollars in one paragraph,
+list item or table cell make a formula ("Under $500 ... $100" becomes italic
+maths). Its escapes differ from CommonMark's (jupyterlab/jupyterlab#8645):
+in Markdown text ``\\$`` does not protect a dollar (the renderer removes
+the backslash before maths is looked for) and ``\\\\$`` does; inside an HTML
+block ``\\$`` protects it and ``&#36;`` does not. A lone dollar renders as
+written; so does a formula such as ``$4d$``.
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ _MARKDOWN_IN_HTML = [
     (re.compile(r"(?<![\w*])\*[^\s*](?:[^*\n]*[^\s*])?\*(?![\w*])"), "*italics*"),
     (re.compile(r"\[[^\]\n]+\]\([^)\s]+\)"), "[link](url)"),
 ]
-_DOLLAR = re.compile(r"(?<!\\)\$")
-_DISPLAY_MATHS = re.compile(r"(?<!\\)\$\$.+?(?<!\\)\$\$", re.S)
+_DOLLAR = re.compile(r"(\\*)\$")
+_ENTITY = re.compile(r"&#36;|&#x24;|&dollar;", re.I)
 _AMOUNT = re.compile(r"\$\s?\d")
 # Two plain words in a row: prose, not a formula (TeX words sit in \text{...} or follow a backslash).
 _PROSE = re.compile(r"(?<![\\{])\b[A-Za-z]{2,}\s+[A-Za-z]{2,}\b")
-_ESCAPED_DOLLAR = re.compile(r"\\\$")
 _CODE_SPAN = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+# Where MathJax stops looking for a closing dollar: a new paragraph, list item or table cell.
+_TEXT_BREAK = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+[.)])\s)|(?<!\\)\|")
+_HTML_BREAK = re.compile(r"\n\s*\n|</?(?:p|div|li|td|th|tr|ul|ol|table|blockquote|h\d)\b[^>]*>", re.I)
 
 
 def _parser():
@@ -47,29 +52,50 @@ def _parser():
     return MarkdownIt("commonmark").enable("table")
 
 
-def dollar_amount(text: str) -> int | None:
-    """Offset of the first unescaped ``$`` amount that is not part of a formula, else None.
+def _delimiters(segment: str, html: bool) -> list[int]:
+    """Offsets of the dollars MathJax treats as delimiters in one block of text."""
+    out = []
+    for m in _DOLLAR.finditer(segment):
+        backslashes = len(m.group(1))
+        # Markdown rendering halves the backslashes before MathJax sees them; HTML blocks keep them
+        seen = backslashes if html else backslashes // 2
+        if seen % 2 == 0:
+            out.append(m.end() - 1)
+    return out
 
-    JupyterLab pairs unescaped dollars into ``$...$`` formulas. A pair is a
-    formula when what lies between reads as maths; ``$20 a month ... $1M``
-    pairs into prose, ``$2 and $3`` into two amounts, and a lone ``$600`` turns into maths as soon as another
-    dollar follows it, so both count as amounts.
+
+def _segments(text: str, breaks: re.Pattern):
+    start = 0
+    for m in breaks.finditer(text):
+        yield start, text[start : m.start()]
+        start = m.end()
+    yield start, text[start:]
+
+
+def dollar_amount(text: str, *, html: bool = False) -> int | None:
+    """Offset of the first dollar amount JupyterLab would typeset as part of a formula, else None.
+
+    Dollars pair up within a paragraph, list item or table cell. A pair is
+    fine when what lies between reads as maths (``$4d$``); it is an amount
+    read as maths when prose lies between (``$20 a month ... $1M``) or both
+    dollars start numbers (``$2 and $3``). ``html`` applies the escapes of an
+    HTML block instead of those of Markdown text.
     """
-    text = _DISPLAY_MATHS.sub(lambda m: " " * len(m.group(0)), text)
-    dollars = [m.start() for m in _DOLLAR.finditer(text)]
-    k = 0
-    while k < len(dollars):
-        start = dollars[k]
-        if k + 1 < len(dollars):
-            end = dollars[k + 1]
-            inner = re.sub(r"\\text\{[^}]*\}", " ", text[start + 1 : end])
-            two_amounts = _AMOUNT.match(text, start) and _AMOUNT.match(text, end)  # "$2 and $3"
-            if not _PROSE.search(inner) and not two_amounts:
-                k += 2  # a formula: skip its closing dollar
+    text = _ENTITY.sub("$", text)  # the browser decodes it before MathJax looks
+    for offset, segment in _segments(text, _HTML_BREAK if html else _TEXT_BREAK):
+        dollars = _delimiters(segment, html)
+        k = 0
+        while k + 1 < len(dollars):
+            start, end = dollars[k], dollars[k + 1]
+            if segment[start + 1 : start + 2] == "$":  # $$display maths$$: skip to its end
+                close = [d for d in dollars[k + 2 :] if segment[d - 1 : d] == "$"]
+                k = dollars.index(close[0]) + 1 if close else len(dollars)
                 continue
-        if _AMOUNT.match(text, start):
-            return start
-        k += 1
+            inner = re.sub(r"\\text\{[^}]*\}", " ", segment[start + 1 : end])
+            if _PROSE.search(inner) or (_AMOUNT.match(segment, start) and _AMOUNT.match(segment, end)):
+                hit = start if _AMOUNT.match(segment, start) else end
+                return offset + hit
+            k += 2
     return None
 
 
@@ -96,21 +122,18 @@ def markdown_problems(source: str) -> list[str]:
                 if m:
                     problems.append(f"Markdown {what} inside an HTML block prints literally: {_snippet(text, m.start())!r}")
                     break
-            at = dollar_amount(tok.content)
+            at = dollar_amount(tok.content, html=True)
             if at is not None:
-                problems.append(f"unescaped dollar amount typesets as maths (write &#36;): "
+                problems.append(f"dollar amount typeset as maths (in an HTML block write \\$): "
                                 f"{_snippet(tok.content, at)!r}")
-            m = _ESCAPED_DOLLAR.search(tok.content)
-            if m:
-                problems.append(f"\\$ inside an HTML block prints its backslash (write &#36;): "
-                                f"{_snippet(tok.content, m.start())!r}")
         elif tok.type in ("fence", "code_block"):
             code_lines |= span
     text = "\n".join(line for i, line in enumerate(lines) if i not in html_lines and i not in code_lines)
     text = _CODE_SPAN.sub(lambda m: " " * len(m.group(0)), text)
     at = dollar_amount(text)
     if at is not None:
-        problems.append(f"unescaped dollar amount typesets as maths (write \\$): {_snippet(text, at)!r}")
+        problems.append(f"dollar amount typeset as maths (in Markdown text write \\\\$, or one amount per "
+                        f"paragraph): {_snippet(text, at)!r}")
     return problems
 
 
