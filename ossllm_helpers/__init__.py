@@ -8,45 +8,34 @@ Heavy imports (llama-cpp-python, ipywidgets) happen only when first used.
 import importlib
 import os
 
+from . import errors as _errors
+
 __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    # errors
-    "OssllmError": "errors",
-    "RepoNotFoundError": "errors",
-    "GatedRepoError": "errors",
-    "FileNotInRepoError": "errors",
-    "OfflineNotCachedError": "errors",
-    "NotEnoughDiskError": "errors",
-    "NotGGUFError": "errors",
-    "ModelTooLargeError": "errors",
-    "UnknownModelError": "errors",
-    "QuizFormatError": "errors",
-    "CatalogError": "errors",
-    "UnknownLicenceError": "errors",
-    "ChatServerError": "errors",
-    "PromptTooLongError": "errors",
-    "GradingError": "errors",
-    "LessonSourceError": "errors",
     # catalog
     "Model": "catalog",
     "load_catalog": "catalog",
     "get_model": "catalog",
     "licence_tier": "catalog",
-    # hub
-    "download": "hub",
-    "fetch": "hub",
+    "tutor_ladder": "catalog",
+    # course models by name: catalog, offline pack and Hub together
+    "download": "models",
+    "fetch": "models",
+    # the Hub
     "list_gguf_files": "hub",
+    "hub_search": "hub",
     "quant_of": "hub",
     "is_offline": "hub",
+    "online": "hub",
     # offline model pack
     "install_pack": "pack",
     "OFFLINE_MODELS": "pack",
-    # GGUF
+    # GGUF and memory
     "inspect": "gguf",
     "estimate_memory": "gguf",
-    "available_memory": "gguf",
+    "available_memory": "memory",
     "GGUFInfo": "gguf",
     "MemoryEstimate": "gguf",
     "QUANT_BITS": "gguf",
@@ -63,6 +52,8 @@ _EXPORTS = {
     "check_lab_claim": "labclaims",
     "LabTranscriptError": "errors",
 }
+# every typed error, as errors.py lists them (a cheap import: errors.py needs nothing else)
+_EXPORTS.update({name: "errors" for name in _errors.__all__})
 
 __all__ = sorted(_EXPORTS) + ["grading", "setup_notebook", "__version__"]
 

@@ -1,9 +1,10 @@
 """The model catalog: every model the course names or uses, read from ``data/catalog.json``.
 
-The data file is validated against ``data/catalog.schema.json`` when it is first
-loaded, and cross-checked (unique keys, known licences, tiers that agree with
-the licence table), so a typo in the data fails loudly instead of teaching a
-wrong licence.
+The data file is cross-checked when it is first loaded (unique keys, known
+licences, tiers that agree with the licence table, one model per tutor rank)
+and checked against ``data/catalog.schema.json`` by the tests and by
+``python -m ossllm_helpers catalog check``, so a typo in the data fails loudly
+instead of teaching a wrong licence. CONTRIBUTING.md describes the fields.
 """
 
 import difflib
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from .constants import CLI
 from .errors import CatalogError, FileNotInRepoError, UnknownLicenceError, UnknownModelError
+from .schemas import first_problem
 
 __all__ = [
     "GGUFFile",
@@ -23,6 +26,8 @@ __all__ = [
     "TIERS",
     "load_catalog",
     "get_model",
+    "tutor_ladder",
+    "catalog_json",
     "licence_tier",
     "licences",
 ]
@@ -64,11 +69,13 @@ class Model:
     files: tuple[GGUFFile, ...]
     context_length: int | None
     released: str
-    offline: bool = False
+    offline: bool = False  # the offline pack ships it (the entry has a "pack")
     active_params_b: float | None = None
     experts_total: int | None = None
     experts_active: int | None = None
     notes: str = ""
+    gated: bool | None = None  # None: not known (the catalog check fills it in)
+    tutor_rank: int | None = None  # a rung of the lab tutor's ladder, 1 the smallest; None: not a tutor
 
     @property
     def is_instruct(self) -> bool:
@@ -96,7 +103,8 @@ class Model:
                 f"The catalog lists no GGUF file for {self.name!r} ({self.key}): the course discusses it "
                 "but does not run it. Pick a model that has files, for example "
                 f"{', '.join(repr(k) for k in _runnable_keys()[:4])} "
-                "(all of them: [m.key for m in oh.load_catalog() if m.files])."
+                "(all of them: [m.key for m in oh.load_catalog() if m.files]).",
+                repo_id=self.repo_id,
             )
         want = (quant or self.default_quant).upper()
         for f in self.files:
@@ -105,45 +113,42 @@ class Model:
         raise FileNotInRepoError(
             f"The catalog lists no {want} file for {self.key}; it lists {', '.join(self.quants)}. "
             f"Pass one of those as quant=, or call oh.download({self.repo_id!r}, quant={want!r}) "
-            "to look for it in the repository itself."
+            "to look for it in the repository itself.",
+            repo_id=self.repo_id,
         )
 
 
-def _read_json(name: str):
-    text = resources.files("ossllm_helpers").joinpath("data", name).read_text(encoding="utf-8")
-    return json.loads(text)
+@lru_cache(maxsize=1)
+def _catalog_text() -> str:
+    return resources.files("ossllm_helpers").joinpath("data", "catalog.json").read_text(encoding="utf-8")
+
+
+def catalog_json() -> dict:
+    """The catalog data file as JSON, not validated: for readers that must work before the course is installed."""
+    return json.loads(_catalog_text())
 
 
 def _schema_check(doc) -> None:
-    schema = _read_json("catalog.schema.json")
-    try:
-        import fastjsonschema  # compiles the schema in a tenth of a second
-    except ImportError:
-        fastjsonschema = None
-    if fastjsonschema is not None:
-        try:
-            fastjsonschema.compile(schema)(doc)
-        except fastjsonschema.JsonSchemaValueException as err:
-            raise CatalogError(
-                f"ossllm_helpers/data/catalog.json does not match its schema: {err.message}. Fix the data file."
-            ) from None
-        return
-    # jsonschema gives the same answer; its import is slow (seconds) where optional format checkers are installed.
-    import jsonschema
-
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(doc), key=lambda e: list(e.path))
-    if errors:
-        where = "/".join(str(p) for p in errors[0].absolute_path) or "(top level)"
+    problem = first_problem(doc, "catalog")
+    if problem is not None:
+        at, message, count = problem
         raise CatalogError(
-            f"ossllm_helpers/data/catalog.json does not match its schema at {where}: {errors[0].message}. "
-            f"Fix the data file ({len(errors)} problem(s) in all)."
+            f"ossllm_helpers/data/catalog.json does not match its schema at {at}: {message}. "
+            f"Fix the data file ({count} problem(s) in all).",
+            where=at,
         )
 
 
 def _validate(doc) -> None:
+    """The whole check: the schema, then what a schema cannot say (tests and `catalog check` run it)."""
     _schema_check(doc)
+    _cross_check(doc)
+
+
+def _cross_check(doc) -> None:
     table = doc["licences"]
     seen = set()
+    ranks: dict[int, str] = {}
     for entry in doc["models"]:
         key = entry["key"]
         if key in seen:
@@ -163,12 +168,41 @@ def _validate(doc) -> None:
         experts = entry.get("experts")
         if experts and experts["active"] > experts["total"]:
             raise CatalogError(f"catalog.json: {key} has more active experts than experts.")
+        _check_rung(entry, ranks)
+        if "pack" in entry and len(entry["files"]) != 1:
+            raise CatalogError(f"catalog.json: {key} has a pack, which ships one file, but lists {len(entry['files'])}.")
+
+
+def _check_rung(entry: dict, ranks: dict) -> None:
+    rank = entry.get("tutor_rank")
+    if rank is None:
+        return
+    key = entry["key"]
+    if entry["variant"] != "instruct" or not entry["files"]:
+        raise CatalogError(
+            f"catalog.json: {key} has tutor_rank {rank} but a tutor must be an instruct model with GGUF files."
+        )
+    if rank in ranks:
+        raise CatalogError(f"catalog.json: {key} and {ranks[rank]} both have tutor_rank {rank}: each rank once.")
+    ranks[rank] = key
 
 
 @lru_cache(maxsize=1)
 def _load() -> tuple[tuple[Model, ...], dict[str, Licence]]:
-    doc = _read_json("catalog.json")
-    _validate(doc)
+    doc = catalog_json()
+    # The shipped file is schema-checked by the tests; at run time only the cheap checks run (the schema
+    # validator's import alone takes about a second), and the schema explains any entry that will not load.
+    try:
+        _cross_check(doc)
+        return _build(doc)
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        _validate(doc)  # names the field and what is wrong with it
+        if isinstance(err, CatalogError):
+            raise
+        raise CatalogError(f"ossllm_helpers/data/catalog.json cannot be read ({type(err).__name__}: {err}).") from err
+
+
+def _build(doc) -> tuple[tuple[Model, ...], dict[str, Licence]]:
     table = {
         lid: Licence(id=lid, name=v["name"], tier=v["tier"], url=v["url"], summary=v["summary"])
         for lid, v in doc["licences"].items()
@@ -195,11 +229,13 @@ def _load() -> tuple[tuple[Model, ...], dict[str, Licence]]:
                 files=tuple(GGUFFile(q, f["filename"], f["size"]) for q, f in e["files"].items()),
                 context_length=e["context_length"],
                 released=e["released"],
-                offline=bool(e.get("offline", False)),
+                offline="pack" in e,
                 active_params_b=e.get("active_params_b"),
                 experts_total=experts.get("total"),
                 experts_active=experts.get("active"),
                 notes=e.get("notes", ""),
+                gated=e.get("gated"),
+                tutor_rank=e.get("tutor_rank"),
             )
         )
     return tuple(models), table
@@ -208,6 +244,11 @@ def _load() -> tuple[tuple[Model, ...], dict[str, Licence]]:
 def load_catalog() -> list[Model]:
     """Every catalog model, in catalog order (offline models first, then by size)."""
     return list(_load()[0])
+
+
+def tutor_ladder() -> list[Model]:
+    """The lab tutor's ladder: the models with a tutor_rank, weakest (rank 1) first."""
+    return sorted((m for m in _load()[0] if m.tutor_rank is not None), key=lambda m: m.tutor_rank)
 
 
 def licences() -> dict[str, Licence]:
@@ -232,7 +273,7 @@ def _close_keys(wanted: str, keys: list[str], n: int = 4) -> list[str]:
 def get_model(key: str) -> Model:
     """The catalog entry for ``key`` (case-insensitive); UnknownModelError lists close keys."""
     if not isinstance(key, str) or not key.strip():
-        raise UnknownModelError(f"A model key is a string such as 'smollm2-135m-instruct', not {key!r}.")
+        raise UnknownModelError(f"A model key is a string such as 'smollm2-135m-instruct', not {key!r}.", key=key)
     models = _load()[0]
     wanted = key.strip().lower()
     for m in models:
@@ -246,8 +287,9 @@ def get_model(key: str) -> Model:
     hint = f"Did you mean {', '.join(repr(k) for k in close)}? " if close else ""
     raise UnknownModelError(
         f"No model {key!r} in the course catalog. {hint}"
-        "List every key with [m.key for m in oh.load_catalog()] or `python -m ossllm_helpers models`; "
-        "for a model outside the catalog, use oh.download(repo_id, quant=...) with its Hub id."
+        f"List every key with [m.key for m in oh.load_catalog()] or `{CLI} models`; "
+        "for a model outside the catalog, use oh.download(repo_id, quant=...) with its Hub id.",
+        key=key,
     )
 
 

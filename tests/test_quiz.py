@@ -15,7 +15,6 @@ from ossllm_helpers.quiz import (
     dump_quiz,
     encode_quiz,
     load_quiz,
-    main,
     markdown_html,
     validate_quiz,
 )
@@ -458,12 +457,17 @@ def test_build_refuses_lesson_folder_mismatch(tmp_path):
 
 
 def test_command_line(tmp_path, capsys):
+    """`python -m ossllm_helpers quiz build|check`: the quiz's commands in the course's one command-line tree."""
+    from ossllm_helpers.cli import main
+
     write(tmp_path / "lesson01" / "quiz.answers.json", PLAIN)
-    assert main(["check", str(tmp_path)]) == 1
+    assert main(["quiz", "check", str(tmp_path)]) == 1
     assert "stale:" in capsys.readouterr().out
-    assert main(["build", str(tmp_path)]) == 0
-    assert main(["check", str(tmp_path)]) == 0
-    assert main([]) == 2
+    assert main(["quiz", "build", str(tmp_path)]) == 0
+    assert main(["quiz", "check", str(tmp_path)]) == 0
+    with pytest.raises(SystemExit) as usage:
+        main(["quiz"])
+    assert usage.value.code == 2
 
 
 # ---------------------------------------------------------------- the course's own quizzes
@@ -480,4 +484,4 @@ def test_lesson_quiz_is_valid(path):
 @pytest.mark.skipif(not LESSON_QUIZZES, reason="no lesson quizzes written yet")
 def test_shipped_quizzes_are_current():
     stale = check_quizzes_current(ROOT / "source")
-    assert stale == [], f"run `python -m ossllm_helpers.quiz build source` to regenerate: {stale}"
+    assert stale == [], f"run `python -m ossllm_helpers quiz build source` to regenerate: {stale}"
