@@ -1,8 +1,9 @@
 """Craft module-test submissions, good and bad, from the released (student) notebook.
 
-Each function takes the release notebook (nbformat node) and returns what a
-student would hand in; ``write_class`` lays a whole class out as a folder of
-submitted notebooks, the way an instructor receives them.
+Each function takes the release notebook (nbformat node) and the source notebook, and
+returns what a student would hand in. Nothing here names a question, a letter or a count:
+answers, their kinds and their points are read from the source notebook (its solution
+regions and nbgrader metadata), so the module test can be rewritten freely.
 """
 
 import copy
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["solutions", "answered", "with_answers", "syntax_error", "infinite_loop", "deleted_test_cell", "deleted_question",
-           "edited_test_cell", "wrong_type", "empty_notebook", "half_done", "write_notebook"]
+__all__ = ["solutions", "points", "letter_questions", "number_questions", "answered", "with_answers", "earned",
+           "wrong_answer", "syntax_error", "infinite_loop", "deleted_test_cell", "deleted_question", "edited_test_cell",
+           "wrong_type", "empty_notebook", "half_done", "duplicated_cell", "write_notebook"]
 
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", re.S)
 
@@ -27,6 +29,58 @@ def solutions(source_nb) -> dict:
             name, _, value = m.group(1).partition(" = ")
             found[name.strip()] = value.strip()
     return found
+
+
+def points(source_nb) -> dict:
+    """{answer name: points of its test cell}, from the nbgrader metadata ("q01_test" scores "q01")."""
+    found = {}
+    for cell in source_nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            found[meta["grade_id"].removesuffix("_test")] = float(meta["points"])
+    return found
+
+
+def letter_questions(source_nb) -> list:
+    return sorted(q for q, v in solutions(source_nb).items() if v.startswith('"'))
+
+
+def number_questions(source_nb) -> list:
+    return sorted(q for q, v in solutions(source_nb).items() if not v.startswith('"'))
+
+
+def key(source_nb) -> dict:
+    """The right answers as values: {"q01": "C", "q09": 61.3125, ...}."""
+    return {q: eval(v, {}) for q, v in solutions(source_nb).items()}  # the course's own solution lines
+
+
+def earned(source_nb, answers: dict) -> float:
+    """Points a submission's answers earn, by the key alone (an oracle independent of the grader).
+
+    ``answers`` maps names to Python source; a letter is right when it is the key's letter,
+    a number when it is within 1e-9 of the key (crafted answers are exact or far off).
+    """
+    right, pts, total = key(source_nb), points(source_nb), 0.0
+    for name, src in answers.items():
+        try:
+            value = eval(src, {})
+        except Exception:  # noqa: BLE001 - a crafted broken answer earns nothing
+            continue
+        want = right.get(name)
+        if isinstance(want, str):
+            ok = type(value) is str and value.strip().upper() == want
+        else:
+            ok = type(value) in (int, float) and abs(value - want) < 1e-9
+        total += pts[name] if ok else 0.0
+    return total
+
+
+def wrong_answer(source_nb, name: str) -> str:
+    """A well-formed wrong answer (Python source) for one question."""
+    good = solutions(source_nb)[name]
+    if good.startswith('"'):
+        return next(f'"{x}"' for x in "ABCD" if f'"{x}"' != good)
+    return repr(round(float(eval(good, {})) * 2 + 1, 3))
 
 
 def _answer_cell(nb, name):
@@ -50,16 +104,18 @@ def answered(release_nb, source_nb):
     return with_answers(release_nb, solutions(source_nb))
 
 
-def syntax_error(release_nb, source_nb, name="q03"):
+def syntax_error(release_nb, source_nb, name=None):
     """All right except one answer cell that does not parse."""
+    name = name or letter_questions(source_nb)[2]
     nb = answered(release_nb, source_nb)
     cell = _answer_cell(nb, name)
     cell.source = cell.source.replace(f'{name} = "', f'{name} = "unterminated ', 1) + "\nif True print('x')"
     return nb
 
 
-def infinite_loop(release_nb, source_nb, name="q05"):
-    """All right, but one answer cell never finishes."""
+def infinite_loop(release_nb, source_nb, name=None):
+    """All right, but one answer cell never finishes (after setting its answer)."""
+    name = name or letter_questions(source_nb)[4]
     nb = answered(release_nb, source_nb)
     _answer_cell(nb, name).source += "\nwhile True:\n    pass"
     return nb
@@ -70,32 +126,35 @@ def _drop_cell(nb, grade_id):
     return nb
 
 
-def deleted_test_cell(release_nb, source_nb, name="q07"):
+def deleted_test_cell(release_nb, source_nb, name=None):
     """All right, with one test cell deleted."""
+    name = name or letter_questions(source_nb)[6]
     return _drop_cell(answered(release_nb, source_nb), f"{name}_test")
 
 
-def deleted_question(release_nb, source_nb, name="q04"):
+def deleted_question(release_nb, source_nb, name=None):
     """All right, with one question's answer and test cells both deleted (nbgrader cannot put them back)."""
+    name = name or letter_questions(source_nb)[3]
     nb = answered(release_nb, source_nb)
     return _drop_cell(_drop_cell(nb, f"{name}_answer"), f"{name}_test")
 
 
-def edited_test_cell(release_nb, source_nb, name="q08"):
+def edited_test_cell(release_nb, source_nb, name=None):
     """One wrong answer whose test cell the student rewrote to pass."""
-    good = solutions(source_nb)
-    wrong = next(f'"{x}"' for x in "ABCD" if f'"{x}"' != good[name])
-    nb = with_answers(release_nb, {**good, name: wrong})
+    name = name or letter_questions(source_nb)[7]
+    nb = with_answers(release_nb, {**solutions(source_nb), name: wrong_answer(source_nb, name)})
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == f"{name}_test":
             cell.source += "\nassert True  # looks fine to me"
     return nb
 
 
-def wrong_type(release_nb, source_nb, letter="q01", number="q19"):
+def wrong_type(release_nb, source_nb, letter=None, number=None):
     """A number where a letter is asked and text where a number is asked; the rest right."""
+    letter = letter or letter_questions(source_nb)[0]
+    number = number or number_questions(source_nb)[-1]
     good = solutions(source_nb)
-    return with_answers(release_nb, {**good, letter: "3", number: repr(str(eval(good[number])))})
+    return with_answers(release_nb, {**good, letter: "3", number: repr(str(eval(good[number], {})))})
 
 
 def empty_notebook(release_nb=None, source_nb=None):
@@ -110,11 +169,22 @@ def half_done(release_nb, source_nb):
     good = solutions(source_nb)
     names = sorted(good)
     answers = {n: good[n] for n in names[: len(names) // 2]}
-    answers[names[0]] = '"Z"'       # not a letter A-D
-    answers["q02"] = '"a"'          # well formed (lower case is accepted), maybe wrong
-    numbers = [n for n in names if not good[n].startswith('"')]
+    letters, numbers = letter_questions(source_nb), number_questions(source_nb)
+    answers[letters[0]] = '"Z"'  # not a letter A-D
+    answers[letters[1]] = answers.get(letters[1], good[letters[1]]).lower()  # lower case: well formed
     answers[numbers[0]] = '"about 90"'  # text where a number is asked
     return with_answers(release_nb, answers)
+
+
+def duplicated_cell(release_nb, source_nb, name=None):
+    """All right, with one answer cell copied and pasted below itself (metadata and all)."""
+    name = name or letter_questions(source_nb)[1]
+    nb = answered(release_nb, source_nb)
+    i = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == f"{name}_answer")
+    twin = copy.deepcopy(nb.cells[i])
+    twin["id"] = twin.get("id", "x") + "-copy"
+    nb.cells.insert(i + 1, twin)
+    return nb
 
 
 def write_notebook(nb_or_text, path: Path) -> Path:
