@@ -42,6 +42,7 @@ __all__ = [
     "TranscriptFolderError",
     "LabTranscriptError",
     "GradingError",
+    "SandboxUnavailableError",
 ]
 
 
@@ -220,3 +221,7 @@ class LabTranscriptError(ChatError, LookupError):
 
 class GradingError(OssllmError):
     """A grading step could not run at all (not one student's problem: those go in the report)."""
+
+
+class SandboxUnavailableError(GradingError, RuntimeError):
+    """No sandbox for students' code on this machine (bubblewrap missing, namespaces off); attribute ``reason``."""
