@@ -54,6 +54,7 @@ def _plain(markdown: str) -> str:
     text = html.unescape(_TAG.sub(" ", markdown))
     text = re.sub(r"^\s*\|?\s*:?-{3,}.*$", " ", text, flags=re.M)  # table rules
     text = _MD_NOISE.sub("", text).replace("|", " ; ")
+    text = re.sub(r"(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])", "", text)  # *emphasis*
     text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)  # links keep their words
     return re.sub(r"\s+", " ", text).strip(" ;")
 
