@@ -8,12 +8,12 @@ libraries (llama-cpp-python, nbgrader) loads them when the command runs.
 
 import argparse
 import importlib
-import importlib.util
 import signal
 import sys
 from pathlib import Path
 
 from . import catalog, catalog_check, course, doctor, gguf, hub, models, pack, quiz, startup
+from .chat import Chat
 from .constants import CLI, DEFAULT_MODEL
 from .errors import InvalidArgumentError, OssllmError, PromptTooLongError
 
@@ -91,8 +91,6 @@ def cmd_search(args):
 
 
 def cmd_chat(args):
-    from .chat import Chat  # deferred: the chat package reaches llama-cpp-python
-
     try:
         chat = Chat(args.model, system=args.system, quant=args.quant, base_url=args.base_url,
                     temperature=args.temperature, seed=args.seed)
@@ -210,18 +208,13 @@ def cmd_start_here(args):
 
 
 def _grading_cli():
-    """The grading package's command line, where it exists (it imports nbgrader: deferred until needed)."""
-    try:
-        if importlib.util.find_spec(f"{__package__}.grading.cli") is None:
-            return None
-    except (ModuleNotFoundError, ValueError):
-        return None
+    # Deferred: the grading package needs pyzmq and nbgrader, which no other command does.
     return importlib.import_module(f"{__package__}.grading.cli")
 
 
-def _run_instructor(args):
-    # The grading workflow before the grading package: its own parser takes every argument, --help included.
-    return importlib.import_module(f"{__package__}.instructor").main(args.rest)
+def _grade(args):
+    # Reached only through a parser built without the grading package: hand it the arguments whole.
+    return _grading_cli().main(args.rest)
 
 
 # ---------------------------------------------------------------- the tree
@@ -295,12 +288,12 @@ def build_parser(*, grading=None) -> argparse.ArgumentParser:
                    ).set_defaults(func=cmd_start_here)
 
     if grading is not None:
-        grading.add_parser(sub)
-    else:
+        grading.add_parser(sub)  # the grading package's own options, in this tree
+    else:  # listed for --help without loading the grading package
         p = sub.add_parser("grade", help="instructor workflow: release, collect, autograde, feedback, export, all",
                            add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=_run_instructor)
+        p.set_defaults(func=_grade)
     return parser
 
 

@@ -217,6 +217,7 @@ def test_gpu_offload_decision(probe, needs, expected):
     assert gpu_layers(needs, 32, probe) == expected
 
 
+@pytest.mark.model
 def test_gpu_layers_reach_llama_cpp(smollm2_gguf):
     seen = {}
 
@@ -233,6 +234,7 @@ def test_gpu_layers_reach_llama_cpp(smollm2_gguf):
         assert seen["n_gpu_layers"] == want and backend.gpu_offload == want
 
 
+@pytest.mark.model
 def test_check_memory_false_with_a_context_that_cannot_fit(smollm2_gguf, monkeypatch):
     monkeypatch.setattr("ossllm_helpers.memory.available_memory", lambda: 50 * 2**20)
 
@@ -246,6 +248,7 @@ def test_check_memory_false_with_a_context_that_cannot_fit(smollm2_gguf, monkeyp
     assert "does not fit" in text and "n_ctx" in text and "llama-cpp-python" not in text
 
 
+@pytest.mark.model
 def test_refuses_a_model_too_large_before_loading(smollm2_gguf, monkeypatch):
     def must_not_load(**kwargs):
         raise AssertionError("the model was loaded")

@@ -85,6 +85,7 @@ def place_in_cache(repo_id: str, filename: str, src: Path) -> Path:
     return snap / filename
 
 
+@pytest.mark.model
 def test_offline_the_strongest_cached_rung_by_its_real_header(smollm2_gguf):
     rungs = ladder()
     place_in_cache(rungs[1].repo_id, rungs[1].files[0].filename, smollm2_gguf)  # tutor-small is cached
