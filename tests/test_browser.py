@@ -122,9 +122,18 @@ def traceback_problems(nb: dict) -> list[str]:
     return problems
 
 
+# Six maths-italic letters in a row: words set as a formula ("Under $500 for the data and under $100").
+_PROSE_AS_MATHS = re.compile("[\U0001D400-\U0001D7FF\u210E]{6,}")
+
+
 def rendered_markdown_problems(cells: list[dict]) -> list[str]:
-    """Literal **, backticks or *italics* in rendered Markdown (code and maths left out)."""
+    """Literal **, backticks or *italics* in rendered Markdown (code and maths left out); prose typeset as maths."""
     problems = []
+    for cell in cells:
+        for maths in cell["math"]:
+            compact = "".join(maths.split())
+            if _PROSE_AS_MATHS.search(compact):
+                problems.append(f"cell {cell['index']}: text typeset as maths (a dollar amount?): {compact[:40]!r}")
     for cell in cells:
         if cell["text"] is None:
             problems.append(f"cell {cell['index']}: Markdown not rendered")
@@ -244,28 +253,62 @@ def test_quiz_options_apart_and_each_box_selects_its_own(lab, quiz_lesson, shots
 # ---------------------------------------------------------------- the lab chat
 
 
-def test_lab_enter_sends_exactly_what_was_typed(lab, quiz_lesson, shots_dir):
-    """Typed fast and sent with Enter, the message arrives whole, once, and the box stays empty."""
+_JS_ASSISTANT_MESSAGES = "(log) => log.querySelectorAll('.ossllm-lab-assistant').length"
+# The last assistant message without its name label, placeholder dots removed.
+_JS_LAST_REPLY = """(log) => { const m = [...log.querySelectorAll('.ossllm-lab-assistant')].pop();
+  if (!m) return ''; const c = m.cloneNode(true); const b = c.querySelector('b'); if (b) b.remove();
+  return c.innerText.replace(/[\\s.\u2026]/g, ''); }"""
+
+
+@pytest.fixture(scope="module")
+def lab_exchange(lab, quiz_lesson, shots_dir):
+    """One exchange in the quiz lesson's lab: the message typed fast and sent with Enter, and the reply."""
     page = lab.page
     lab.set_width(1400)
-    box = page.locator(".ossllm-lab-input input, .ossllm-lab-input textarea").first
     if page.locator(".ossllm-lab-input").count() == 0:
         pytest.fail("the lab widget has no .ossllm-lab-input (its stable CSS classes are not in yet)", pytrace=False)
+    box = page.locator("input.ossllm-lab-input, textarea.ossllm-lab-input, .ossllm-lab-input input").first
     log = page.locator(".ossllm-lab-log").first
+    send = page.locator(".ossllm-lab-send").first
     counter = page.locator(".ossllm-lab-counter").first
-    count_before = counter.inner_text()
+    counter_before = counter.inner_text() if counter.count() else None
+    replies_before = log.evaluate(_JS_ASSISTANT_MESSAGES)
     box.scroll_into_view_if_needed()
     box.click()
     page.keyboard.type(FAST_MESSAGE, delay=0)  # as fast as keys can arrive
     page.keyboard.press("Enter")
     page.wait_for_function("([el, m]) => el.innerText.includes(m)", arg=[log.element_handle(), FAST_MESSAGE],
                            timeout=30_000)
-    assert box.input_value() == "", "the box still holds text right after Enter"
-    # the reply finishes when the exchange counter moves
-    page.wait_for_function("([el, b]) => el.innerText !== b", arg=[counter.element_handle(), count_before],
-                           timeout=180_000)
-    page.wait_for_timeout(500)
-    lab.screenshot_of("document.querySelector('.ossllm-lab-log')", shots_dir / f"lab_{QUIZ_LESSON}.png")
-    assert log.inner_text().count(FAST_MESSAGE) == 1, "the message was sent more than once"
-    assert box.input_value() == "", "the question came back into the box after the reply"
-    assert lab.page_errors == []
+    box_right_after = box.input_value()
+    # the reply is in once Send is enabled again and the last assistant message is more than a placeholder
+    page.wait_for_function(
+        f"([log, send, n]) => !send.disabled && ({_JS_ASSISTANT_MESSAGES})(log) > n && ({_JS_LAST_REPLY})(log).length > 0",
+        arg=[log.element_handle(), send.element_handle(), replies_before], timeout=240_000)
+    page.wait_for_timeout(1000)
+    lab.screenshot_of("document.querySelector('.ossllm-lab')", shots_dir / f"lab_{QUIZ_LESSON}.png")
+    return {
+        "box_right_after": box_right_after,
+        "box_after_reply": box.input_value(),
+        "log": log.inner_text(),
+        # what each of the student's messages says, without the "You" label
+        "sent": log.evaluate("""(log) => [...log.querySelectorAll('.ossllm-lab-user')].map(m => {
+            const c = m.cloneNode(true); const b = c.querySelector('b'); if (b) b.remove(); return c.innerText.trim(); })"""),
+        "scrolled_to_newest": log.evaluate("(l) => l.scrollTop + l.clientHeight >= l.scrollHeight - 2"),
+        "counter": (counter_before, counter.inner_text() if counter.count() else None),
+        "page_errors": list(lab.page_errors),
+    }
+
+
+def test_lab_enter_sends_exactly_what_was_typed(lab_exchange):
+    """Typed fast and sent with Enter, the message arrives whole, once, and the box stays empty."""
+    assert lab_exchange["sent"] == [FAST_MESSAGE], f"sent {lab_exchange['sent']}, typed {FAST_MESSAGE!r}"
+    assert lab_exchange["box_right_after"] == "", "the box still held text right after Enter"
+    assert lab_exchange["box_after_reply"] == "", "the question came back into the box after the reply"
+    assert lab_exchange["page_errors"] == []
+
+
+def test_lab_log_shows_the_newest_and_counts_exchanges(lab_exchange):
+    assert lab_exchange["scrolled_to_newest"], "the log did not scroll to the newest message"
+    before, after = lab_exchange["counter"]
+    assert before is not None, "the lab widget has no .ossllm-lab-counter showing the exchanges made"
+    assert after != before, f"the exchange counter did not move ({before!r})"

@@ -98,17 +98,17 @@ _JS_CLOSE = """async () => {
   window.__ossllm_nb = null;
 }"""
 
-# Text of each rendered Markdown cell without code spans, code blocks and typeset maths.
+# Text of each rendered Markdown cell without code spans, code blocks and typeset maths; the maths apart.
 _JS_MARKDOWN = """() => {
   const out = [];
   window.__ossllm_nb.content.widgets.forEach((cell, index) => {
     if (cell.model.type !== 'markdown') return;
     const node = cell.node.querySelector('.jp-RenderedMarkdown');
-    if (!node) { out.push({index, text: null, math: 0}); return; }
+    if (!node) { out.push({index, text: null, math: []}); return; }
     const copy = node.cloneNode(true);
     copy.querySelectorAll('code, pre, mjx-container, .MathJax').forEach(e => e.remove());
     out.push({index, text: copy.textContent,
-              math: node.querySelectorAll('mjx-container, .MathJax').length});
+              math: [...node.querySelectorAll('mjx-container')].map(e => e.innerText)});
   });
   return out;
 }"""
