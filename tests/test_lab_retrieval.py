@@ -15,9 +15,10 @@ from ossllm_helpers.lab.retrieval import format_context, lesson_text_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = json.loads((ROOT / "tests" / "data" / "lab_questions.json").read_text(encoding="utf-8"))["lessons"]
-# The issue asks for 90%. BM25 over these texts reaches 57 of 64 (89%; lessons of 2026-11-30): the misses are questions whose
-# words belong to a neighbouring section ("release" against "give away"). This floor keeps that from slipping.
-FLOOR = 0.85
+# The issue's bar: 90%. BM25 over the lessons of 2026-11-30 reaches 58 of 64 (90.6%), the same for k1 from 0.9
+# to 1.5 and b from 0.6 to 0.9; the misses are questions whose words belong to a neighbouring section
+# ("release" against "give away"). A lesson rewrite can move it by a question either way.
+FLOOR = 0.90
 
 
 def _top_section(index, question):

@@ -23,7 +23,7 @@ _BACK_MATTER = re.compile(
     r"^(key terms|quiz|lab\b|graded exercises|check yourself|going further|sources|lab completion)", re.I)
 _TAG = re.compile(r"<[^>]+>")
 _MD_NOISE = re.compile(r"(\*\*|__|`|\$\$?|\\[()\[\]])")
-PASSAGE_WORDS = 120  # about 160 tokens: two passages and a question fit any lab's context
+PASSAGE_WORDS = 90  # about 120 tokens: two passages and a question fit any lab's context
 # Words that ask rather than say what about, added to bm25s's longer English list.
 _QUESTION_WORDS = ["what", "which", "why", "how", "when", "where", "who", "does", "do", "did", "can", "could",
                    "should", "would", "tell", "explain", "mean", "means", "really", "actually", "want", "need",
