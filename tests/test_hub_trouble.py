@@ -108,6 +108,7 @@ def test_a_refusing_proxy_serves_the_cache_and_says_how_to_stay_offline(hub, tmp
     assert cached["ok"] == first["ok"]
     (warning,) = cached["warnings"]
     assert warning.startswith("HubFallbackWarning") and "HF_HUB_OFFLINE=1" in warning and Q8 in warning
+    assert f"answered {status}" in warning and "could not be reached" not in warning
     assert missing["error"] == "HubUnavailableError" and missing["data"]["status"] == status
     msg = missing["message"]
     assert f"answered {status}" in msg and "HF_HUB_OFFLINE=1" in msg and "Q4_K_M" in msg
@@ -165,3 +166,16 @@ def test_a_transfer_that_keeps_breaking_is_a_typed_error_and_resumes_later(hub, 
     hub.drop_every_transfer(BROKEN, name, after_bytes=None)
     done = run_online(hub, home, ("download", [BROKEN]))
     assert Path(done["ok"]).stat().st_size == 24_000_000
+
+
+@pytest.mark.model
+def test_fetch_behind_a_refusing_proxy_uses_the_cached_model(hub, tmp_path):
+    """The issue's case: a proxy answers 407 and fetch still returns the model already in the cache."""
+    hub.refuse_all(407)
+    try:
+        result = run_online(hub, tmp_path / "hf", ("fetch", ["smollm2-135m-instruct"]))
+    finally:
+        hub.refuse_all(None)
+    assert Path(result["ok"]).name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    (warning,) = result["warnings"]
+    assert "407" in warning and "HF_HUB_OFFLINE=1" in warning

@@ -19,6 +19,7 @@ __all__ = [
     "not_cached",
     "hub_unavailable",
     "status_of",
+    "status_words",
     "STAY_OFFLINE",
 ]
 
@@ -37,6 +38,11 @@ _STATUS_WORDS = {
 def status_of(err) -> int | None:
     response = getattr(err, "response", None)
     return getattr(response, "status_code", None) or None
+
+
+def status_words(status: int) -> str:
+    """``407 Proxy Authentication Required``: the status and its name, where it has a common one."""
+    return f"{status} {_STATUS_WORDS.get(status, '')}".strip()
 
 
 def valid_repo_id(repo_id) -> str:
@@ -113,8 +119,7 @@ def not_cached(repo_id: str, what: str, cache: Path, reason: str, cached: dict |
 def hub_unavailable(repo_id: str, err, what: str, filename: str | None = None) -> HubUnavailableError:
     """The Hub (or a proxy) answered with an error and the wanted file is not cached."""
     status = status_of(err)
-    words = _STATUS_WORDS.get(status or 0, "")
-    answered = f"{status} {words}".strip() if status else type(err).__name__
+    answered = status_words(status) if status else type(err).__name__
     first = (str(err).strip().splitlines() or [""])[0][:200]
     # The Hub's own refusals (no such repository, gated, no such file) carry an error code and become their
     # own typed errors before this: a bare 401/403/404/407 comes from something in between.

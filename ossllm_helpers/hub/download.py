@@ -25,7 +25,9 @@ from ..errors import (
     OfflineNotCachedError,
     RepoNotFoundError,
 )
-from .advice import STAY_OFFLINE, gated, hub_unavailable, not_cached, repo_not_found, status_of, valid_repo_id
+from .advice import (
+    STAY_OFFLINE, gated, hub_unavailable, not_cached, repo_not_found, status_of, status_words, valid_repo_id,
+)
 from .cache import cache_root, cached_files, cached_path
 from .names import human, not_in_repo, pick, split_quant
 from .probe import endpoint, offline_reason
@@ -103,6 +105,9 @@ def download(
 
 
 def _why(error: BaseException) -> str:
+    status = status_of(error)
+    if status:  # it answered: say what, not that it could not be reached
+        return f"the Hub ({endpoint()}) answered {status_words(status)}"
     return f"the Hub ({endpoint()}) could not be reached ({type(error).__name__})"
 
 
