@@ -172,7 +172,7 @@ def choose_model(model=None, *, lab_model=None, n_ctx: int = 4096, available: in
     offline = is_offline() if offline is None else offline
     for c in tutor_candidates(n_ctx, available=available, offline=offline, models=models):
         if c.fits and c.key not in exclude and c.key != DEFAULT_MODEL:
-            how = "already on this machine" if c.cached else "downloaded once, now"
+            how = "already on this machine" if c.cached else "downloaded once, on the first question"
             reason = (f"{c.name} {c.quant}, {_gb(c.size)}: the strongest tutor that fits this machine"
                       f" (needs about {_gb(c.needs)} of the {_gb(available)} free now; {how}).")
             if offline:
