@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .errors import CourseFolderError, ReleaseError
+
 __all__ = ["course_root", "assignments", "generate_release", "nbgrader_env"]
 
 
@@ -25,7 +27,7 @@ def course_root() -> Path:
     package_parent = Path(__file__).resolve().parents[1]
     if (package_parent / "nbgrader_config.py").is_file():
         return package_parent
-    raise FileNotFoundError(
+    raise CourseFolderError(
         "No course folder found (nbgrader_config.py beside source/): run this from your clone of the course."
     )
 
@@ -61,10 +63,11 @@ def generate_release(root: Path | None = None, names: list[str] | None = None, *
             ]
             result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=nbgrader_env())
             if result.returncode != 0 or not target.is_dir():
-                raise RuntimeError(
+                raise ReleaseError(
                     f"nbgrader generate_assignment {name} failed:\n{result.stdout}\n{result.stderr}\n"
                     f"Fix source/{name} as the message above says (often a cell's nbgrader metadata or an "
-                    "unclosed ### BEGIN SOLUTION), then run ./course release again."
+                    "unclosed ### BEGIN SOLUTION), then run ./course release again.",
+                    assignment=name,
                 )
             # A transcript left by running the source notebook in place is the author's, not the student's.
             for stray in target.glob("lab_transcript*.json"):

@@ -32,6 +32,8 @@ __all__ = [
     "CatalogError",
     "UnknownLicenceError",
     "LessonSourceError",
+    "CourseFolderError",
+    "ReleaseError",
     # chat and grading
     "ChatServerError",
     "PromptTooLongError",
@@ -149,6 +151,14 @@ class CatalogError(OssllmError, ValueError):
 
 class UnknownLicenceError(OssllmError, ValueError):
     """A licence id that the catalog's licence table does not know."""
+
+
+class CourseFolderError(OssllmError, FileNotFoundError):
+    """No course folder (nbgrader_config.py beside source/) where a command needs one."""
+
+
+class ReleaseError(OssllmError, RuntimeError):
+    """nbgrader could not generate an assignment's student version; attribute ``assignment``."""
 
 
 class LessonSourceError(OssllmError, ValueError):
