@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import resources
 from pathlib import Path
 
 from ..constants import TRANSCRIPT_NAME
 from ..errors import QuizFormatError
+from ..quiz import read_lesson_json
+from ..schemas import first_problem
 
 __all__ = [
     "load_lab",
@@ -25,18 +26,13 @@ __all__ = [
 
 def load_lab(path="lab.json") -> dict:
     """Read and validate lab.json; QuizFormatError names the file and the problem."""
-    import jsonschema  # deferred: its import is slow where format checkers are installed
-
-    from ..quiz import read_lesson_json
-
     path = Path(path)
     data = read_lesson_json(path, "lab")
-    schema = json.loads(resources.files("ossllm_helpers").joinpath("data", "lab.schema.json").read_text(encoding="utf-8"))
-    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
-    if err is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path).lstrip(".")
+    problem = first_problem(data, "lab")  # the course's one schema validator
+    if problem is not None:
+        where, what, _count = problem
         raise QuizFormatError(
-            f"{path}: {where or 'top level'}: {err.message}. "
+            f"{path}: {where}: {what}. "
             "Fix the file to match ossllm_helpers/data/lab.schema.json (see CONTRIBUTING.md, 'Lesson data files')."
         )
     return data

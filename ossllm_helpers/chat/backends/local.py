@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ...errors import ContextFullError, ModelTooLargeError, OssllmError
 from ...gguf import estimate_memory, inspect
+from ...models import fetch
 from . import Backend, Sampling
 
 __all__ = ["LocalBackend", "GpuProbe", "gpu_layers", "probe_gpu", "default_threads", "base_transcript"]
@@ -139,13 +140,6 @@ def read_header(path: Path):
 # ---------------------------------------------------------------- the backend
 
 
-def _fetch(key: str, quant):
-    # Deferred, and from either home: the catalog-aware fetch is moving from hub to models.
-    try:
-        from ...models import fetch
-    except ImportError:
-        from ...hub import fetch
-    return fetch(key, quant=quant)
 
 
 class LocalBackend(Backend):
@@ -189,7 +183,7 @@ class LocalBackend(Backend):
             if candidate.exists() or self.model.lower().endswith(".gguf"):
                 self._path = candidate  # inspect() says what is wrong with a bad path
             else:
-                self._path = Path(_fetch(self.model, self.quant))
+                self._path = Path(fetch(self.model, quant=self.quant))
         return self._path
 
     @property
