@@ -26,6 +26,7 @@ import pytest
 
 from browser.driver import QUIZ_NEW, LabPage, chromium_path, launch, overlaps
 from browser.labserver import ROOT, LabServer, copy_course
+from browser.pending import PENDING, REASON
 
 pytestmark = pytest.mark.browser
 
@@ -122,18 +123,16 @@ def traceback_problems(nb: dict) -> list[str]:
     return problems
 
 
-# Six maths-italic letters in a row: words set as a formula ("Under $500 for the data and under $100").
-_PROSE_AS_MATHS = re.compile("[\U0001D400-\U0001D7FF\u210E]{6,}")
+# Six identifiers side by side: words set as a formula ("Under $500 for the data and under $100").
+_PROSE_AS_MATHS = 6
 
 
 def rendered_markdown_problems(cells: list[dict]) -> list[str]:
     """Literal **, backticks or *italics* in rendered Markdown (code and maths left out); prose typeset as maths."""
     problems = []
     for cell in cells:
-        for maths in cell["math"]:
-            compact = "".join(maths.split())
-            if _PROSE_AS_MATHS.search(compact):
-                problems.append(f"cell {cell['index']}: text typeset as maths (a dollar amount?): {compact[:40]!r}")
+        if any(run >= _PROSE_AS_MATHS for run in cell["math"]):
+            problems.append(f"cell {cell['index']}: words typeset as maths (dollar amounts read as a formula?)")
     for cell in cells:
         if cell["text"] is None:
             problems.append(f"cell {cell['index']}: Markdown not rendered")
@@ -178,7 +177,8 @@ def test_run_all_as_a_student(lab, lab_server, shots_dir, notebook):
             lab.wait_widgets(QUIZ_NEW["question"], n_questions)
         lab.settle()
         nb = lab.notebook()
-        problems = traceback_problems(nb) + rendered_markdown_problems(lab.markdown_cells())
+        problems = traceback_problems(nb)
+        markdown = rendered_markdown_problems(lab.markdown_cells())
         if n_questions:
             geometry = lab.quiz_geometry()
             assert len(geometry) == n_questions
@@ -189,6 +189,11 @@ def test_run_all_as_a_student(lab, lab_server, shots_dir, notebook):
         print(f"{notebook}: Run All {seconds:.1f} s")
     finally:
         lab.close()
+    if name in PENDING and not problems:
+        if markdown:
+            pytest.xfail(f"{REASON}: " + "; ".join(markdown))
+        pytest.fail(f"{name} renders as written now: remove it from PENDING in tests/browser/pending.py", pytrace=False)
+    problems += markdown
     assert not problems, f"{notebook}:\n" + "\n".join(problems)
 
 

@@ -7,10 +7,7 @@ notebooks' text with a CommonMark parser (tests/browser/markdown_check.py).
 import pytest
 
 from browser.markdown_check import ROOT, course_notebooks, dollar_amount, markdown_problems, notebook_problems
-
-# Lessons whose callouts and dollar amounts are still being rewritten; each leaves this set when its text is fixed
-# (strict: a fixed lesson that stays listed fails, so the set cannot go stale).
-PENDING = {"lesson01", "lesson02", "lesson03", "lesson05", "lesson06", "lesson08"}
+from browser.pending import PENDING, REASON
 
 
 # Each case was rendered in JupyterLab 4.6 in Chromium when this check was written: "bad" ones showed
@@ -74,7 +71,8 @@ NOTEBOOKS = course_notebooks()
 def _param(path):
     rel = path.relative_to(ROOT)
     pending = any(part in PENDING for part in rel.parts)
-    marks = [pytest.mark.xfail(reason="lesson text being rewritten (issue 9 item 3)", strict=True)] if pending else []
+    # strict: a fixed lesson still listed fails, so the list cannot go stale
+    marks = [pytest.mark.xfail(reason=REASON, strict=True)] if pending else []
     return pytest.param(path, id=str(rel), marks=marks)
 
 

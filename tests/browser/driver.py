@@ -98,7 +98,9 @@ _JS_CLOSE = """async () => {
   window.__ossllm_nb = null;
 }"""
 
-# Text of each rendered Markdown cell without code spans, code blocks and typeset maths; the maths apart.
+# Text of each rendered Markdown cell without code spans, code blocks and typeset maths; for each formula the
+# longest run of single identifiers side by side (words typeset as maths come out as one long run of italics).
+# Read from MathJax's output tree, which is there whether or not the cell has been laid out.
 _JS_MARKDOWN = """() => {
   const out = [];
   window.__ossllm_nb.content.widgets.forEach((cell, index) => {
@@ -108,7 +110,17 @@ _JS_MARKDOWN = """() => {
     const copy = node.cloneNode(true);
     copy.querySelectorAll('code, pre, mjx-container, .MathJax').forEach(e => e.remove());
     out.push({index, text: copy.textContent,
-              math: [...node.querySelectorAll('mjx-container')].map(e => e.innerText)});
+              math: [...node.querySelectorAll('mjx-container')].map(m => {
+                let longest = 0;
+                for (const el of [m, ...m.querySelectorAll('*')]) {
+                  let run = 0;
+                  for (const c of el.children) {
+                    run = c.tagName === 'MJX-MI' ? run + 1 : 0;
+                    longest = Math.max(longest, run);
+                  }
+                }
+                return longest;
+              })});
   });
   return out;
 }"""
