@@ -61,9 +61,14 @@ def shots_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def lab_server(tmp_path_factory, pack_cache):
+def chromium():
     if _MISSING:  # only reached under CI
         pytest.fail(f"browser tier cannot run under CI: {_MISSING}", pytrace=False)
+    return chromium_path()
+
+
+@pytest.fixture(scope="session")
+def lab_server(chromium, tmp_path_factory, pack_cache):
     rev = os.environ.get("OSSLLM_BROWSER_REV") or None
     course = copy_course(tmp_path_factory.mktemp("browser") / "course", rev=rev, package=rev is not None)
     with LabServer(course, hub_cache=pack_cache, pythonpath=course if rev else None) as server:

@@ -33,8 +33,9 @@ QUIZ_OLD = {"question": ".widget-radio-box, .jupyter-widget-radio-box", "option"
 
 
 def chromium_path() -> str | None:
-    """Debian's Chromium (or $OSSLLM_CHROMIUM); None when absent. Never a downloaded browser."""
-    for candidate in (os.environ.get("OSSLLM_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+    """$OSSLLM_CHROMIUM if set, else Debian's Chromium; None when absent. Never a downloaded browser."""
+    chosen = os.environ.get("OSSLLM_CHROMIUM")
+    for candidate in [chosen] if chosen else ["/usr/bin/chromium", shutil.which("chromium")]:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
