@@ -109,7 +109,7 @@ def markdown_html(text: str) -> str:
 
 # The HTML widget's stylesheet sets a 28 px line height meant for one-line text;
 # wrapped text reads better at the notebook's own spacing.
-_TEXT = "line-height:1.45;white-space:normal;overflow-wrap:anywhere"
+_TEXT = "line-height:1.45;white-space:normal;overflow-wrap:break-word"
 
 
 def verdict_html(verdict) -> str:
