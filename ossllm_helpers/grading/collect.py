@@ -65,8 +65,9 @@ def import_folder(course: Course, folder) -> tuple[list[str], list[dict]]:
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
-        if entry.is_symlink():
-            problems.append(problem(entry.stem, "ignored file", f"{entry.name} is a link, not a notebook; not imported"))
+        if entry.is_symlink():  # a link could point at the source notebook, solutions and all
+            kind = "not graded" if entry.suffix == ".ipynb" or entry.is_dir() else "ignored file"
+            problems.append(problem(entry.stem, kind, f"{entry.name} is a link, not a notebook; not imported"))
             continue
         if entry.is_dir():
             student, nb = entry.name, entry / wanted

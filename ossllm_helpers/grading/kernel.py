@@ -58,7 +58,11 @@ def main(argv=None) -> int:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(["-f", argv[0], "--HistoryManager.hist_file=:memory:"])
+    terminal, sys.__stdout__ = sys.__stdout__, open(os.devnull, "w")  # its banner for a terminal: not for a log
+    try:
+        app.initialize(["-f", argv[0], "--HistoryManager.hist_file=:memory:"])
+    finally:
+        sys.__stdout__ = terminal
     app.shell.user_ns[CAPTURE] = capture
     app.start()
     return 0

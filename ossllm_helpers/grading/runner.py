@@ -28,6 +28,7 @@ __all__ = ["CellRun", "RunResult", "KernelRun"]
 
 READY_SECONDS = 60  # a kernel that is not up by then is the machine's problem, not the student's
 GRACE_SECONDS = 3  # after an interrupt, before the sandbox is killed
+IOPUB_GRACE = 1.0  # after the reply, how long the cell's last outputs may take (nbclient waits likewise)
 WATCH_EVERY = 0.25
 FLOOD_FACTOR = 50  # output dropped beyond this many times the allowance: the run is stopped
 
@@ -48,6 +49,14 @@ class RunResult:
     stopped: str = ""  # why the cells after some point never ran
     infrastructure: str = ""  # the sandbox never started (not the student's doing)
     seconds: float = 0.0
+
+
+def _pss(proc) -> int:
+    """A process's proportional share of memory (pages shared after fork() counted once in all), else its RSS."""
+    try:
+        return proc.memory_full_info().pss
+    except (AttributeError, psutil.AccessDenied):
+        return proc.memory_info().rss
 
 
 class KernelRun:
@@ -83,6 +92,7 @@ class KernelRun:
         self.client.load_connection_info({**info, "ip": os.path.join(self.dir, "k")})
         self.client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=True)
         self.stored = self.dropped = 0
+        self.lost = []  # cells whose output channel broke (a message over zmq's size limit)
         self.killed = ""
         self.cpu = 0.0
         self._last_watch = 0.0
@@ -118,7 +128,7 @@ class KernelRun:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _usage(self) -> tuple[int, float]:
-        """(resident bytes, CPU seconds) of every process of the sandbox."""
+        """(bytes of memory, CPU seconds) of every process of the sandbox."""
         rss = cpu = 0
         try:
             procs = [psutil.Process(self.proc.pid)]
@@ -130,7 +140,7 @@ class KernelRun:
                 t = p.cpu_times()
                 cpu += t.user + t.system + t.children_user + t.children_system
                 if p.uids().real != 0 or self.sandbox.mode != "root":
-                    rss += p.memory_info().rss
+                    rss += _pss(p)
             except psutil.Error:
                 continue
         return rss, cpu
@@ -167,7 +177,21 @@ class KernelRun:
 
     def wait_ready(self) -> bool:
         """True once the kernel answers on shell and its output channel is connected (then locked down)."""
-        deadline = self.started + READY_SECONDS
+        if not self._await_iopub(self.started + READY_SECONDS):
+            return False
+        if self.sandbox.mode == "root":  # sockets made: the sandbox user may add nothing more here
+            os.chown(self.dir, 0, 0)
+            os.chmod(self.dir, 0o711)
+        return True
+
+    def _reconnect_iopub(self) -> bool:
+        """A new output channel: zmq drops the connection that brought a message over the size limit."""
+        self.client.iopub_channel.close()
+        self.client._iopub_channel = None  # jupyter_client makes a new one on next use
+        return self._await_iopub(time.monotonic() + 10)
+
+    def _await_iopub(self, deadline: float) -> bool:
+        """True once a kernel_info request is answered on shell and heard on the output channel."""
         msg_id, replied = self.client.kernel_info(), None
         poller = zmq.Poller()
         poller.register(self.client.shell_channel.socket, zmq.POLLIN)
@@ -181,9 +205,6 @@ class KernelRun:
                     if msg["msg_type"] == "kernel_info_reply":
                         replied = time.monotonic()
                     elif msg["msg_type"] == "status" and channel is self.client.iopub_channel:
-                        if self.sandbox.mode == "root":  # sockets made: the sandbox user may add nothing more here
-                            os.chown(self.dir, 0, 0)
-                            os.chmod(self.dir, 0o711)
                         return True
             if replied and time.monotonic() - replied > 0.1:  # iopub missed it: not subscribed yet, ask again
                 msg_id, replied = self.client.kernel_info(), None
@@ -214,7 +235,7 @@ class KernelRun:
         msg_id = self.client.execute(step.code, silent=False, store_history=True, user_expressions=expressions,
                                      allow_stdin=False, stop_on_error=False)
         start = time.monotonic()
-        outputs, reply, idle, clear_next, count = [], None, False, False, None
+        outputs, reply, idle, clear_next, count, replied = [], None, False, False, None, 0.0
         interrupted, cpu0 = None, getattr(self, "cpu", None)
         poller = zmq.Poller()
         poller.register(self.client.shell_channel.socket, zmq.POLLIN)
@@ -225,6 +246,8 @@ class KernelRun:
             watch = self._watch(cpu0) if not self.killed else "killed"
             if watch in ("dead", "killed") or self.killed:
                 break
+            if reply is not None and now - replied > IOPUB_GRACE:
+                break  # the "idle" message was lost (too large a message before it, say): the reply is enough
             if interrupted is None and (now >= limit or watch == "cell cpu"):
                 self.client.control_channel.send(self.client.session.msg("interrupt_request", {}))
                 interrupted = now
@@ -261,8 +284,12 @@ class KernelRun:
                 if msg is None:
                     break
                 if msg and msg.get("parent_header", {}).get("msg_id") == msg_id and msg.get("msg_type") == "execute_reply":
-                    reply = msg.get("content", {})
+                    reply, replied = msg.get("content", {}), time.monotonic()
         seconds = time.monotonic() - start
+        if reply is not None and not idle and not self.killed and self.alive():
+            self.lost.append(step.grade_id or f"cell {step.index + 1}")
+            if not self._reconnect_iopub():
+                self.kill("output: the kernel's output channel could not be reconnected")
         if interrupted is not None or (self.killed.startswith("time") and not reply):
             outputs.append({"output_type": "error", "ename": "CellTimeoutError", "evalue": "",
                             "traceback": ["CellTimeoutError: the cell ran over its time and was interrupted"]})
@@ -296,13 +323,20 @@ class KernelRun:
                     limit = f"{self.limits.cell_seconds:g} s"
                     result.events.append(("timeout", f"{step.grade_id or f'cell {step.index + 1}'} ran over {limit} and "
                                                      "was interrupted (an infinite loop?); grading went on"))
+        if self.lost:
+            result.events.append(("output lost", f"{', '.join(self.lost[:5])}: a message over "
+                                                 f"{self.client.context.getsockopt(zmq.MAXMSGSIZE) >> 20} MB (or what "
+                                                 "followed it) was dropped; grading went on"))
         if self.dropped:
             result.events.append(("output limit", f"{self.dropped >> 10} KB of output over the limit of "
                                                   f"{self.limits.output_kb} KB were dropped"))
         ran = len(result.cells)
         if ran < len(plan.steps):
-            why = self.killed or f"the kernel stopped (exit status {self.proc.poll()}): {self.log_tail(200)}"
+            tail = self.log_tail(200)
+            why = self.killed or f"the kernel stopped (exit status {self.proc.poll()})" + (f": {tail}" if tail else "")
             result.stopped = f"not run: {why}"
             result.events.append(("stopped", f"{why}; {len(plan.steps) - ran} of {len(plan.steps)} cells did not run"))
+        elif self.killed:  # the last cell had to be stopped: every cell ran, none is lost
+            result.events.append(("stopped", self.killed))
         result.seconds = time.monotonic() - self.started
         return result

@@ -46,6 +46,13 @@ class _Bad(ValueError):
     pass
 
 
+def _whole(parts) -> None:
+    """A container is plain only if all its parts are: else it takes the first part's description."""
+    for v in parts:
+        if v is MISSING or isinstance(v, NotPlain):
+            raise _Bad(v.what if isinstance(v, NotPlain) else "a part that is not a plain value")
+
+
 def _decode(item, depth=0):
     if depth > 40 or not isinstance(item, list) or not item or not isinstance(item[0], str):
         raise _Bad("malformed")
@@ -68,14 +75,14 @@ def _decode(item, depth=0):
         return bytes.fromhex(rest[0])
     if tag in ("list", "tuple", "set", "frozenset") and len(rest) == 1 and type(rest[0]) is list:
         items = [_decode(v, depth + 1) for v in rest[0]]
-        if any(v is MISSING or isinstance(v, NotPlain) for v in items):
-            raise _Bad("a part that is not a plain value")
+        _whole(items)
         return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
     if tag == "dict" and len(rest) == 1 and type(rest[0]) is list:
         pairs = [(_decode(p[0], depth + 1), _decode(p[1], depth + 1)) for p in rest[0]
                  if type(p) is list and len(p) == 2]
-        if len(pairs) != len(rest[0]) or any(v is MISSING or isinstance(v, NotPlain) for kv in pairs for v in kv):
-            raise _Bad("a part that is not a plain value")
+        if len(pairs) != len(rest[0]):
+            raise _Bad("malformed")
+        _whole([v for kv in pairs for v in kv])
         return dict(pairs)
     if tag == "?" and len(rest) == 1 and type(rest[0]) is str:
         return NotPlain(rest[0][:100])
@@ -97,7 +104,9 @@ def decode(text, names) -> tuple[dict, list]:
     for name in names:
         try:
             values[name] = _decode(data["values"].get(name))
-        except (_Bad, ValueError, TypeError, OverflowError, RecursionError):
+        except _Bad as exc:
+            values[name] = NotPlain(str(exc) if str(exc) != "malformed" else "an answer that could not be read")
+        except (ValueError, TypeError, OverflowError, RecursionError):
             values[name] = NotPlain("an answer that could not be read")
     for note in data.get("notes") if type(data.get("notes")) is list else []:
         if type(note) is list and len(note) == 3 and all(type(x) is str for x in note):

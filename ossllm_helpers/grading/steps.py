@@ -1,4 +1,5 @@
-"""nbgrader's autograde pipeline with steps of ours: a copied cell stays gradable, kernels run sandboxed.
+"""nbgrader's autograde pipeline with steps of ours: a copied cell stays gradable, kernels run sandboxed,
+students' Markdown carries no live HTML.
 
 A third change only saves time: nbgrader checks every cell's metadata against its schema
 with ``jsonschema.validate``, which re-checks the schema itself on every call; the same
@@ -17,7 +18,7 @@ from nbgrader.nbgraderformat.v3 import MetadataValidatorV3
 from ..errors import GradingError
 from .autograde import ACTIVE
 
-__all__ = ["ForgetEmptyIds", "SandboxExecute", "CheckCellMetadata", "SANITIZE", "AUTOGRADE"]
+__all__ = ["ForgetEmptyIds", "SandboxExecute", "DefuseMarkup", "CheckCellMetadata", "SANITIZE", "AUTOGRADE"]
 NbGraderPreprocessor = nbp.NbGraderPreprocessor
 
 
@@ -45,6 +46,27 @@ class SandboxExecute(NbGraderPreprocessor):
         if not ACTIVE:
             raise GradingError("SandboxExecute runs inside the grading workflow: python -m ossllm_helpers grade autograde")
         return ACTIVE[-1].execute(nb, resources)
+
+
+class DefuseMarkup(NbGraderPreprocessor):
+    """A student's own Markdown and raw cells cannot carry live HTML into formgrader or a feedback page.
+
+    In Markdown, ``<`` becomes ``&lt;``, which renders as the same character (a ``<script>``
+    shows as text); a raw cell loses the format that would paste it into HTML as is. Locked
+    cells come from the source notebook and stay as they are.
+    """
+
+    enabled = True
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.metadata.get("nbgrader", {}).get("locked"):
+            return cell, resources
+        if cell.cell_type == "markdown" and "<" in cell.source:
+            cell.source = cell.source.replace("<", "&lt;")
+        elif cell.cell_type == "raw":
+            for key in ("format", "raw_mimetype"):
+                cell.metadata.pop(key, None)
+        return cell, resources
 
 
 class _CompiledSchema(BaseMetadataValidator):
@@ -88,8 +110,8 @@ class CheckCellMetadata(nbp.CheckCellMetadata):
         return nb, resources
 
 
-# nbgrader's own lists (nbgrader 0.9.6, converters/autograde.py) with ForgetEmptyIds added, Execute replaced
+# nbgrader's own lists (nbgrader 0.9.6, converters/autograde.py): ForgetEmptyIds and DefuseMarkup added, Execute replaced
 SANITIZE = [nbp.ClearOutput, nbp.DeduplicateIds, ForgetEmptyIds, nbp.OverwriteKernelspec, nbp.OverwriteCells,
             CheckCellMetadata]
-AUTOGRADE = [SandboxExecute, nbp.IgnorePattern, ClearMetadataPreprocessor, nbp.LimitOutput, nbp.SaveAutoGrades,
+AUTOGRADE = [SandboxExecute, DefuseMarkup, nbp.IgnorePattern, ClearMetadataPreprocessor, nbp.LimitOutput, nbp.SaveAutoGrades,
              nbp.AssignLatePenalties, CheckCellMetadata]
