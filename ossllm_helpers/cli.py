@@ -8,6 +8,8 @@ libraries (llama-cpp-python, nbgrader) loads them when the command runs.
 
 import argparse
 import importlib
+import os
+import select
 import signal
 import sys
 from pathlib import Path
@@ -114,17 +116,43 @@ def cmd_chat(args):
     return status
 
 
+class _Lines:
+    """Lines from standard input, read so that Ctrl-C always ends the wait.
+
+    A model's worker threads may catch the Ctrl-C signal instead of the main thread, and then a
+    main thread blocked in ``input()`` sleeps on until Enter; waking every fifth of a second lets
+    Python raise KeyboardInterrupt at once.
+    """
+
+    def __init__(self, stream=None):
+        self.fd = (stream or sys.stdin).fileno()
+        self.pending = b""
+        self.ended = False
+
+    def read(self, prompt: str) -> str | None:
+        """The next line without its newline; None at the end of input."""
+        print(prompt, end="", flush=True)
+        while b"\n" not in self.pending and not self.ended:
+            ready, _, _ = select.select([self.fd], [], [], 0.2)
+            if ready:
+                chunk = os.read(self.fd, 1 << 16)
+                self.pending += chunk
+                self.ended = not chunk
+        if not self.pending:
+            return None
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line.decode("utf-8", errors="replace")
+
+
 def _chat_loop(chat) -> int:
+    lines = _Lines()
     while True:
-        try:
-            text = input("you> ").strip()
-        except EOFError:
-            return 0
-        if not text:
+        text = lines.read("you> ")
+        if text is None or not text.strip():
             return 0
         print("model> ", end="", flush=True)
         try:
-            for chunk in chat.send(text, stream=True):
+            for chunk in chat.send(text.strip(), stream=True):
                 print(chunk, end="", flush=True)
             print()
         except PromptTooLongError as err:  # this message only: the conversation goes on
