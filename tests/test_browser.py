@@ -97,7 +97,7 @@ def _questions(folder: Path) -> int:
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: Path(p).parent.name if "release" in p else Path(p).stem)
 def test_run_all_as_a_student(lab, lab_server, shots_dir, notebook):
-    """Run All: no page error, no stray traceback, Markdown rendered, quiz options apart."""
+    """Run All: no page error, no stray traceback, Markdown rendered, quiz options apart at every width."""
     name = Path(notebook).parent.name if notebook.startswith("release") else Path(notebook).stem
     assert (lab_server.root / notebook).is_file(), f"{notebook} missing from the copy"
     lab.set_width(1400)
@@ -115,12 +115,17 @@ def test_run_all_as_a_student(lab, lab_server, shots_dir, notebook):
         nb = lab.notebook()
         problems = traceback_problems(nb)
         markdown = rendered_markdown_problems(lab.markdown_cells())
-        if n_questions:
-            geometry = lab.quiz_geometry()
-            assert len(geometry) == n_questions
-            problems += quiz_overlap_problems(geometry, "1400 px, file browser open")
-            lab.screenshot_of(f"document.querySelector('.{QUIZ_NEW['question'][1:]}')", shots_dir / f"{name}_quiz.png")
         lab.screenshot(shots_dir / f"{name}_end.png")
+        if n_questions:
+            first = f"window.__ossllm_nb.content.node.querySelector('{QUIZ_NEW['question']}')"
+            lab.screenshot_of(first, shots_dir / f"{name}_quiz.png")
+            for width, file_browser in [(w, fb) for w in WIDTHS for fb in (True, False)]:
+                lab.set_width(width)
+                lab.file_browser(file_browser)
+                geometry = lab.quiz_geometry()
+                assert len(geometry) == n_questions
+                where = f"{width} px, file browser {'open' if file_browser else 'closed'}"
+                problems += quiz_overlap_problems(geometry, where)
         problems += [f"JavaScript page error: {e}" for e in lab.page_errors]
         print(f"{notebook}: Run All {seconds:.1f} s")
     finally:
