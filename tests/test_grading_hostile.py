@@ -27,6 +27,7 @@ import pytest
 
 from crafted import submissions as craft
 from hostile.attacks import ALL, ATTACKS, BYSTANDERS
+from hostile.sandbox_check import require_sandbox
 from ossllm_helpers.course import nbgrader_env
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.grading]
@@ -162,6 +163,7 @@ def _printed(nb) -> str:
 
 @pytest.fixture(scope="session")
 def hostile(tmp_path_factory):
+    require_sandbox()
     tmp = tmp_path_factory.mktemp("hostile")
     course = make_course(tmp / "course")
     release_nb = nbformat.read(course / "release" / "module_test" / "module_test.ipynb", as_version=4)

@@ -8,6 +8,7 @@ import argparse
 import importlib
 import sys
 
+from ..course import course_root
 from ..errors import GradingError, OssllmError
 from .autograde import autograde, default_limits
 from .collect import collect, release
@@ -64,8 +65,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def _course(args) -> Course:
     if args.course:
         return Course(args.course, args.assignment)
-    from ..course import course_root
-
     try:
         return Course(course_root(), args.assignment)
     except FileNotFoundError as exc:

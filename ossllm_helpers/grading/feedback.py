@@ -10,6 +10,7 @@ import html
 import re
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets.config import Config
 
 from .nbapi import cause_of, nbgrader_api
 from .paths import Course, Problems, load_notebook, problem
@@ -73,8 +74,6 @@ def find_leaks(page: str, lines) -> list[str]:
 
 def feedback(course: Course, students=None) -> list:
     """nbgrader generate_feedback with HideAnswers, each page checked for leaks, then released to the exchange."""
-    from traitlets.config import Config
-
     cfg = Config()
     cfg.GenerateFeedback.preprocessors = FEEDBACK_STEPS
     api = nbgrader_api(course, sandboxed=False, config=cfg)

@@ -55,7 +55,10 @@ def main(argv=None) -> int:
     os.umask(0o077)
     _copy_in(spec.get("stage"), spec["work"])
     os.chdir(spec["work"])
-    from ipykernel.kernelapp import IPKernelApp
+    # No debugger in a grading kernel: ipykernel imports debugpy for it, a third of the kernel's start-up time.
+    # The student's own `import debugpy` still works: the block is lifted once the kernel is set up.
+    sys.modules["debugpy"] = None
+    from ipykernel.kernelapp import IPKernelApp  # the kernel's own start: after the limits, like everything else
 
     app = IPKernelApp.instance()
     terminal, sys.__stdout__ = sys.__stdout__, open(os.devnull, "w")  # its banner for a terminal: not for a log
@@ -63,6 +66,7 @@ def main(argv=None) -> int:
         app.initialize(["-f", argv[0], "--HistoryManager.hist_file=:memory:"])
     finally:
         sys.__stdout__ = terminal
+        del sys.modules["debugpy"]
     app.shell.user_ns[CAPTURE] = capture
     app.start()
     return 0

@@ -9,6 +9,8 @@ import os
 import re
 import warnings
 
+from traitlets.config import Config
+
 from ..errors import GradingError
 from .paths import Course, venv_on_path
 
@@ -19,7 +21,6 @@ def nbgrader_api(course: Course, *, restore_missing: bool = True, sandboxed: boo
     """``NbGraderAPI`` for this course; ``sandboxed`` swaps in the sandbox's autograde steps, ``config`` adds settings."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.apps.baseapp import NbGrader
-    from traitlets.config import Config
 
     from . import steps  # imports nbgrader's preprocessors: deferred with nbgrader itself
 
@@ -40,6 +41,8 @@ def nbgrader_api(course: Course, *, restore_missing: bool = True, sandboxed: boo
     if sandboxed:
         cfg.Autograde.sanitize_preprocessors = steps.SANITIZE
         cfg.Autograde.autograde_preprocessors = steps.AUTOGRADE
+        # nbconvert validates the whole notebook after every step; once at the end of each pass is enough
+        cfg.Exporter.optimistic_validation = True
     if config is not None:
         cfg.merge(config)
     app.update_config(cfg)

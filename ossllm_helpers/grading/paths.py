@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from traitlets.config.loader import PyFileConfigLoader
+
 from ..constants import PASS_PERCENT
 from ..errors import GradingError
 
@@ -133,8 +135,6 @@ class Course:
     @cached_property
     def config(self):
         """nbgrader_config.py as nbgrader reads it (a traitlets Config), without importing nbgrader."""
-        from traitlets.config.loader import PyFileConfigLoader
-
         cwd = os.getcwd()
         os.chdir(self.root)  # the file may use relative paths, as it may when nbgrader runs it
         try:

@@ -24,9 +24,12 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import psutil
 
 from ..errors import GradingError, SandboxUnavailableError
 
@@ -128,8 +131,6 @@ def _sandbox_users(count: int) -> list[tuple[int, int]]:
 
 def _kill_uid(uid: int) -> int:
     """Kill every process left with this real uid (none should be: the PID namespace died with its kernel)."""
-    import psutil
-
     killed = 0
     for proc in psutil.process_iter(["uids"]):
         try:
@@ -219,11 +220,9 @@ class Sandbox:
 
     def _readonly_paths(self) -> list[str]:
         """What the kernel may read: the system, the Python environment, this package; never the course folder."""
-        import ossllm_helpers
-
         prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)}
         entries = {os.path.realpath(p) for p in sys.path if p and os.path.exists(p)}
-        package = os.path.dirname(os.path.realpath(ossllm_helpers.__file__))
+        package = str(Path(__file__).resolve().parents[1])  # ossllm_helpers itself
         paths = []
         for p in sorted(prefixes | entries, key=len):
             if any(_is_under(p, q) for q in ["/usr", *paths]):
@@ -311,8 +310,6 @@ class Sandbox:
 
     def probe(self) -> str | None:
         """None if a sandboxed Python starts here as the sandbox user, else what went wrong."""
-        import tempfile
-
         user = self.acquire()
         try:
             with tempfile.TemporaryDirectory(prefix="ossllm-probe-") as tmp:

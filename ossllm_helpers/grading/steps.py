@@ -1,7 +1,7 @@
-"""nbgrader's autograde pipeline with steps of ours: a copied cell stays gradable, kernels run sandboxed,
-students' Markdown carries no live HTML.
+"""nbgrader's autograde pipeline with steps of ours: copied cells, sandboxed kernels, no live HTML.
 
-A third change only saves time: nbgrader checks every cell's metadata against its schema
+A copied cell stays gradable, kernels run sandboxed, and students' Markdown carries no
+live HTML. One more change only saves time: nbgrader checks every cell's metadata against its schema
 with ``jsonschema.validate``, which re-checks the schema itself on every call; the same
 checks, with the schema compiled once, take a tenth of the time.
 """
