@@ -20,6 +20,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Exchange.root = os.environ.get("OSSLLM_EXCHANGE", os.path.join(c.CourseDirectory.root, "exchange"))
 os.makedirs(c.Exchange.root, exist_ok=True)
 
-# A stuck submission (an infinite loop) times out and grading moves on to the next.
+# A stuck submission (an infinite loop) times out and grading moves on to the next. The course's grading
+# workflow (python -m ossllm_helpers grade) takes its per-cell limit from here too; it runs every notebook in
+# a sandbox with limits of its own (`grade --help`) and replaces nbgrader's Execute step for that.
 c.ExecutePreprocessor.timeout = 120
 c.Execute.timeout = 120
