@@ -102,9 +102,19 @@ _JS_CLOSE = """async () => {
 # Text of each rendered Markdown cell without code spans, code blocks and typeset maths; for each formula the
 # longest run of single identifiers side by side (words typeset as maths come out as one long run of italics).
 # Read from MathJax's output tree, which is there whether or not the cell has been laid out.
-_JS_MARKDOWN = """() => {
+_JS_MARKDOWN = """async () => {
+  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const cells = window.__ossllm_nb.content.widgets;
+  // JupyterLab renders a Markdown cell when it first comes into view: bring each unrendered one there
+  for (let tries = 0; tries < 50; tries++) {
+    const waiting = cells.filter(c => c.model.type === 'markdown' && !c.node.querySelector('.jp-RenderedMarkdown'));
+    if (!waiting.length) break;
+    waiting[0].node.scrollIntoView({block: 'center'});
+    await frame();
+    await new Promise(r => setTimeout(r, 100));
+  }
   const out = [];
-  window.__ossllm_nb.content.widgets.forEach((cell, index) => {
+  cells.forEach((cell, index) => {
     if (cell.model.type !== 'markdown') return;
     const node = cell.node.querySelector('.jp-RenderedMarkdown');
     if (!node) { out.push({index, text: null, math: []}); return; }
