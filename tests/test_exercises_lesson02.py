@@ -1,0 +1,106 @@
+"""Lesson 2's exercises: a plausible wrong answer to each is caught by the visible tests with a message that helps,
+and the source solutions pass every test, hidden ones included (no kernel: tests/exercises.py)."""
+
+import pytest
+
+import exercises as ex
+
+LESSON = "lesson02"
+
+LLAMA_PARAMS = "def llama_params(vocab_size, d_model, n_layers, n_heads, n_kv_heads, d_ff, tied_embeddings=True):\n"
+
+# (test cell, a wrong answer students plausibly write, words the visible failure message must contain)
+WRONG = {
+    "output projection counted even when tied": (
+        "ex1_llama_params_tests",
+        LLAMA_PARAMS
+        + "    head_dim = d_model // n_heads\n"
+        "    block = 2 * d_model * d_model + 2 * d_model * n_kv_heads * head_dim + 3 * d_model * d_ff + 2 * d_model\n"
+        "    return n_layers * block + 2 * vocab_size * d_model + d_model\n",
+        ["SmolLM2", "only when embeddings are not tied"],
+    ),
+    "key and value projections as wide as the query (GQA ignored)": (
+        "ex1_llama_params_tests",
+        LLAMA_PARAMS
+        + "    block = 4 * d_model * d_model + 3 * d_model * d_ff + 2 * d_model\n"
+        "    return n_layers * block + vocab_size * d_model * (1 if tied_embeddings else 2) + d_model\n",
+        ["n_kv_heads"],
+    ),
+    "norms left out (the rounding trap: 0.13B and 8.03B still round right)": (
+        "ex1_llama_params_tests",
+        LLAMA_PARAMS
+        + "    head_dim = d_model // n_heads\n"
+        "    block = 2 * d_model * d_model + 2 * d_model * n_kv_heads * head_dim + 3 * d_model * d_ff\n"
+        "    return n_layers * block + vocab_size * d_model * (1 if tied_embeddings else 2)\n",
+        ["two norms per block", "final norm"],
+    ),
+    "keys only, values forgotten": (
+        "ex2_kv_cache_tests",
+        "def kv_cache_bytes(n_layers, n_kv_heads, head_dim, n_ctx, bytes_per_value=2):\n"
+        "    return n_layers * n_kv_heads * head_dim * n_ctx * bytes_per_value\n"
+        "llama31_8b_gqa = kv_cache_bytes(32, 8, 128, 8192)\nllama31_8b_mha = kv_cache_bytes(32, 32, 128, 8192)\n",
+        ["47,185,920", "per token, layer and key/value head"],
+    ),
+    "the model width used as the head size": (
+        "ex2_kv_cache_tests",
+        "def kv_cache_bytes(n_layers, n_kv_heads, head_dim, n_ctx, bytes_per_value=2):\n"
+        "    return 2 * n_layers * n_kv_heads * head_dim * n_ctx * bytes_per_value\n"
+        "llama31_8b_gqa = kv_cache_bytes(32, 8, 4096, 8192)\nllama31_8b_mha = kv_cache_bytes(32, 32, 4096, 8192)\n",
+        ["head size", "section 2"],
+    ),
+    "naming rule ignored": (
+        "ex3_licence_tests",
+        "def may_release_commercially(version, monthly_active_users, model_name):\n"
+        "    terms = LICENCES[version]\n"
+        "    return terms['commercial_use'] and not (terms['mau_clause'] and monthly_active_users > 700_000_000)\n",
+        ["name_prefix"],
+    ),
+    "user threshold ignored": (
+        "ex3_licence_tests",
+        "def may_release_commercially(version, monthly_active_users, model_name):\n"
+        "    terms = LICENCES[version]\n"
+        "    if not terms['commercial_use']:\n        return False\n"
+        "    return not terms['name_prefix'] or model_name.startswith(terms['name_prefix'])\n",
+        ["800 million", "mau_clause"],
+    ),
+}
+
+SOLUTIONS = [("ex1_llama_params", "ex1_llama_params_tests"), ("ex2_kv_cache", "ex2_kv_cache_tests"),
+             ("ex3_licence", "ex3_licence_tests")]
+
+
+@pytest.mark.parametrize("case", list(WRONG))
+def test_visible_tests_catch_a_plausible_wrong_answer(case):
+    """The visible tests fail on the wrong answer, with a message that points at the mistake."""
+    test_id, wrong, words = WRONG[case]
+    ns = ex.namespace(LESSON)
+    exec(wrong, ns)
+    with pytest.raises(AssertionError) as err:
+        ex.visible(LESSON, test_id, ns)
+    message = str(err.value)
+    assert message, "the visible assert must carry a message"
+    for word in words:
+        assert word in message, f"{case}: message {message!r} lacks {word!r}"
+
+
+@pytest.mark.parametrize("answer, test_id", SOLUTIONS)
+def test_source_solution_passes_the_whole_cell(answer, test_id):
+    """The source solution passes the visible and the hidden tests."""
+    ns = ex.namespace(LESSON)
+    ex.solve(LESSON, answer, ns)
+    ex.full(LESSON, test_id, ns)
+
+
+def test_hidden_tests_reject_the_threshold_read_as_at_least():
+    """'More than 700 million' means more than: the docstring names the boundary the hidden tests check."""
+    ns = ex.namespace(LESSON)
+    exec("def may_release_commercially(version, monthly_active_users, model_name):\n"
+         "    if version not in LICENCES:\n        raise ValueError(version)\n"
+         "    terms = LICENCES[version]\n"
+         "    if not terms['commercial_use'] or (terms['mau_clause'] and monthly_active_users >= 700_000_000):\n"
+         "        return False\n"
+         "    return not terms['name_prefix'] or model_name.startswith(terms['name_prefix'])\n", ns)
+    ex.visible(LESSON, "ex3_licence_tests", ns)
+    with pytest.raises(AssertionError):
+        ex.full(LESSON, "ex3_licence_tests", ns)
+    assert "boundary" in ex.cell(LESSON, "ex3_licence_tests").source.splitlines()[0]
