@@ -180,5 +180,6 @@ def autograde(course: Course, students=None, *, limits: Limits | None = None, jo
     where = "without a sandbox (--unsafe)" if sandbox.unsafe else f"in a {sandbox.mode} sandbox"
     runs = ", ".join(f"{v} {k}" for k, v in sorted(grading.runner.stats.items()))
     print(f"autograded {graded} of {len(students)} submissions {where} in {time.perf_counter() - started:.1f} s "
-          f"({jobs} at once; runs: {runs or 'none'}); {len(problems)} problems")
+          f"({jobs} at once; runs: {runs or 'none'}; kernels' CPU {grading.runner.kernel_cpu:.1f} s, grader's "
+          f"{time.process_time():.1f} s); {len(problems)} problems")
     return outcome

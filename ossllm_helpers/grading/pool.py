@@ -48,6 +48,7 @@ class Runner:
         self._jobs = {}
         self._closing = False
         self.stats = collections.Counter()  # how often a forecast run was used, or a plan ran (again) on demand
+        self.kernel_cpu = 0.0  # CPU seconds of every kernel's sandbox, added up
         self._workers = [threading.Thread(target=self._work, daemon=True, name=f"grading-{i}")
                          for i in range(max(1, jobs))]
         for w in self._workers:
@@ -131,6 +132,7 @@ class Runner:
                     job.result = self._run(job, kernel)
                 except Exception as exc:  # noqa: BLE001
                     job.result = RunResult(infrastructure=f"{type(exc).__name__}: {exc}")
+                self.kernel_cpu += job.result.cpu
             job.done.set()
 
     def close(self) -> None:

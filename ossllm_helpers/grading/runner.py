@@ -48,7 +48,8 @@ class RunResult:
     events: list = field(default_factory=list)  # (kind, detail) for the report
     stopped: str = ""  # why the cells after some point never ran
     infrastructure: str = ""  # the sandbox never started (not the student's doing)
-    seconds: float = 0.0
+    seconds: float = 0.0  # from the kernel's start to its last cell
+    cpu: float = 0.0  # CPU seconds of the sandbox's processes
 
 
 def _pss(proc) -> int:
@@ -339,4 +340,5 @@ class KernelRun:
         elif self.killed:  # the last cell had to be stopped: every cell ran, none is lost
             result.events.append(("stopped", self.killed))
         result.seconds = time.monotonic() - self.started
+        result.cpu = self._usage()[1] if self.alive() else self.cpu
         return result
