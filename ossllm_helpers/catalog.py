@@ -83,7 +83,9 @@ class Model:
 
     @property
     def is_moe(self) -> bool:
-        return self.experts_total is not None
+        """A mixture of experts: the catalog gives its experts, or fewer active parameters than parameters."""
+        active = self.active_params_b
+        return self.experts_total is not None or (active is not None and active < self.params_b)
 
     @property
     def quants(self) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hubserver import FakeHub
+from hubserver import Blank, FakeHub
 from ossllm_helpers import catalog
 from ossllm_helpers.chat import Chat, choose_model, tutor_candidates
 from ossllm_helpers.chat.choice import HEADROOM
@@ -171,3 +171,110 @@ def test_online_the_chosen_tutor_downloads_once_from_the_hub(smollm2_gguf, tmp_p
         assert second["chose"] == "tutor-medium" and "already on this machine" in second["reason"]
         gets = hub.requests(server="cdn", method="GET")
         assert len(gets) == 1  # downloaded once, then taken from the cache
+
+
+# ---------------------------------------------------------------- the course's own ladder
+
+# What the course picks on each machine (70% of it free, as in machine()), strongest rung that fits first.
+COURSE_PICKS = {4: "qwen3-1.7b", 8: "qwen3-4b", 16: "qwen3-8b", 32: "gpt-oss-20b"}
+# File sizes of the order the rungs' Hub pages show; the test Hub serves them and `catalog check --fill` reads them.
+HUB_SIZES = {"qwen3-1.7b": 1_280_000_000, "qwen3-4b": 2_500_000_000, "granite-4.0-h-tiny": 4_300_000_000,
+             "qwen3-8b": 5_030_000_000, "gpt-oss-20b": 12_100_000_000}
+
+
+def course_ladder(doc=None):
+    """The catalog's tutor ladder, from the shipped file or from a catalog document (a filled copy)."""
+    if doc is None:
+        return catalog.tutor_ladder()
+    models, _ = catalog._build(doc)
+    return sorted((m for m in models if m.tutor_rank), key=lambda m: m.tutor_rank)
+
+
+@pytest.mark.parametrize("total, expected", sorted(COURSE_PICKS.items()))
+def test_the_course_ladder_picks_by_machine_size_and_says_why(total, expected, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    choice = choose_model(n_ctx=4096, available=machine(total), offline=False, models=course_ladder(), env={})
+    model = catalog.get_model(expected)
+    assert (choice.model, choice.source, choice.quant) == (expected, "ladder", model.default_quant)
+    # what it chose (name, quant, size) and why (fits, the memory figures, downloaded once)
+    assert choice.reason.startswith(f"{model.name} {model.default_quant}, about ")  # sizes are estimated until filled
+    assert "the strongest tutor that fits this machine" in choice.reason and "downloaded once" in choice.reason
+    assert f"of the {machine(total) / 1e9:.1f} GB free now" in choice.reason
+    stronger = [c for c in tutor_candidates(4096, available=machine(total), offline=False, models=course_ladder())
+                if c.rank > choice.candidate.rank]
+    assert not any(c.fits for c in stronger)
+
+
+def test_the_course_ladder_offline_with_nothing_cached_is_the_demonstration_model():
+    choice = choose_model(available=machine(32), offline=True, models=course_ladder(), env={})
+    assert choice.demo and choice.model == "smollm2-135m-instruct" and "offline" in choice.reason
+
+
+def test_the_course_ladder_against_the_hub_after_the_catalog_check_fills_it(tmp_path, monkeypatch):
+    """The local Hub serves the real rungs; `catalog check --fill` writes their sizes and gating; the picks hold.
+
+    One rung is gated on the test Hub: the check records it, and without a token the choice passes over it.
+    """
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    rungs = {m.key: m for m in course_ladder()[1:]}
+    copy = tmp_path / "src"
+    shutil.copytree(ROOT / "ossllm_helpers", copy / "ossllm_helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    with FakeHub() as hub:
+        for m in catalog.load_catalog():  # the check asks about every downloadable entry, the rungs with these sizes
+            if m.repo_id and m.files:
+                files = {f.filename: Blank(HUB_SIZES.get(m.key) or f.size or 1) for f in m.files}
+                hub.add_repo(m.repo_id, {**files, "README.md": f"# {m.name}\n"}, licence=m.licence, gated=bool(m.gated))
+        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "PYTHONPATH": str(copy)}
+        fill = [sys.executable, "-m", "ossllm_helpers", "catalog", "check", "--fill"]
+        proc = subprocess.run(fill, capture_output=True, text=True, env=env, cwd=copy, timeout=120)
+        assert proc.returncode == 0 and "DRIFT" not in proc.stdout, proc.stdout + proc.stderr
+        doc = json.loads((copy / "ossllm_helpers" / "data" / "catalog.json").read_text())
+        filled = course_ladder(doc)
+        assert {m.key: m.file().size for m in filled[1:]} == HUB_SIZES
+        assert all(m.gated is False for m in filled[1:])
+        for total, expected in COURSE_PICKS.items():
+            choice = choose_model(n_ctx=4096, available=machine(total), offline=False, models=filled, env={})
+            size = HUB_SIZES[expected] / 1e9
+            assert choice.model == expected and choice.reason.startswith(f"{catalog.get_model(expected).name} "
+                                                                          f"{choice.quant}, {size:.1f} GB:")
+        hub.set_gated(rungs["qwen3-8b"].repo_id, True)  # the maker adds an access form
+        proc = subprocess.run([sys.executable, "-m", "ossllm_helpers", "catalog", "check"], capture_output=True,
+                              text=True, env=env, cwd=copy, timeout=120)
+        assert proc.returncode == 1 and "DRIFT  qwen3-8b: gated: catalog false, Hub true" in proc.stdout
+    doc["models"] = [dict(e, gated=True) if e["key"] == "qwen3-8b" else e for e in doc["models"]]
+    choice = choose_model(n_ctx=4096, available=machine(16), offline=False, models=course_ladder(doc), env={})
+    assert choice.model == "granite-4.0-h-tiny"  # the next rung down that needs no token
+
+
+_REAL_DRIVER = r"""
+import json, sys
+import ossllm_helpers.memory as memory
+from ossllm_helpers.chat import Chat
+memory.available_memory = lambda: int(float(sys.argv[1]) * 1e9 * 0.7)
+chat = Chat(n_threads=1, n_ctx=1024)
+before = chat.choice
+chat.load_model()
+print(json.dumps({"chose": before.model, "reason": before.reason, "loaded": chat.loaded,
+                  "path": str(chat.backend.path), "quirks": chat.backend.quirks.family}))
+"""
+
+
+@pytest.mark.model
+def test_the_course_ladders_rung_downloads_by_its_catalog_repo_and_file_name(smollm2_gguf, tmp_path):
+    """On an 8 GB machine the course picks Qwen3-4B and fetches it by the catalog's repo id and file name.
+
+    The test Hub serves the offline SmolLM2 file under that name (no Qwen3 file is at hand offline), so the
+    loaded model's own header says llama, and the chat treats it as a plain model.
+    """
+    qwen = catalog.get_model("qwen3-4b")
+    with FakeHub() as hub:
+        hub.add_repo(qwen.repo_id, {qwen.file().filename: smollm2_gguf}, licence="apache-2.0")
+        env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HUB_CACHE")}
+        env.update(HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="0", PYTHONPATH=str(ROOT))
+        proc = subprocess.run([sys.executable, "-c", _REAL_DRIVER, "8"], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        run = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert run["chose"] == "qwen3-4b" and run["loaded"] and run["quirks"] == "plain"
+    assert run["reason"].startswith("Qwen3 4B Q4_K_M, about ") and "downloaded once" in run["reason"]
+    assert run["path"].endswith(f"{qwen.file().filename}") and "models--Qwen--Qwen3-4B-GGUF" in run["path"]

@@ -49,12 +49,20 @@ class Candidate:
     rank: int
     fits: bool = False
     path: str | None = None
+    est_size: int | None = None  # where the catalog does not know ``size`` yet: parameters x bits per weight
+
+    @property
+    def size_text(self) -> str:
+        """The file's size, or "about N GB" estimated from the parameter count where the catalog has none."""
+        if self.size is None and self.est_size is not None:
+            return f"about {_gb(self.est_size)}"
+        return _gb(self.size)
 
     @property
     def label(self) -> str:
         """What the picker shows: name, quant, size, licence, whether it is on this machine."""
         here = "on this machine" if self.cached else "downloads once"
-        return f"{self.name} · {self.quant} · {_gb(self.size)} · {self.licence} · {here}"
+        return f"{self.name} · {self.quant} · {self.size_text} · {self.licence} · {here}"
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,11 @@ def _have_token() -> bool:
     return bool(get_token())
 
 
+def _file_estimate(model, quant: str) -> int:
+    """A GGUF file's size before anyone has read it: parameters x the quant's bits per weight."""
+    return int(model.params_b * 1e9 * QUANT_BITS.get(quant, 4.5) / 8)
+
+
 def _needs(model, quant: str, size: int | None, path: str | None, n_ctx: int) -> tuple[int, bool]:
     if path and path != "pack":
         try:
@@ -120,7 +133,7 @@ def _needs(model, quant: str, size: int | None, path: str | None, n_ctx: int) ->
         except Exception:  # a damaged cached file: estimate from the catalog; loading will say what is wrong
             pass
     if size is None:
-        size = int(model.params_b * 1e9 * QUANT_BITS.get(quant, 4.5) / 8)
+        size = _file_estimate(model, quant)
     # Before the header is at hand: the weights, 15% for scratch buffers, and a generous KV cache.
     return int(size * 1.15) + n_ctx * _KV_PER_TOKEN + _OVERHEAD, False
 
@@ -148,7 +161,8 @@ def tutor_candidates(n_ctx: int = 4096, *, available: int | None = None, offline
         fits = needs <= room and reachable
         out.append(Candidate(model.key, model.name, quant, spec.size, needs, exact, model.licence_name,
                              path is not None, getattr(model, "tutor_rank", None) or rank, fits,
-                             path if path != "pack" else None))
+                             path if path != "pack" else None,
+                             _file_estimate(model, quant) if spec.size is None else None))
     return out
 
 
@@ -173,7 +187,7 @@ def choose_model(model=None, *, lab_model=None, n_ctx: int = 4096, available: in
     for c in tutor_candidates(n_ctx, available=available, offline=offline, models=models):
         if c.fits and c.key not in exclude and c.key != DEFAULT_MODEL:
             how = "already on this machine" if c.cached else "downloaded once, on the first question"
-            reason = (f"{c.name} {c.quant}, {_gb(c.size)}: the strongest tutor that fits this machine"
+            reason = (f"{c.name} {c.quant}, {c.size_text}: the strongest tutor that fits this machine"
                       f" (needs about {_gb(c.needs)} of the {_gb(available)} free now; {how}).")
             if offline:
                 reason += " Offline, so only models already cached were considered."

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 from ..constants import DEFAULT_MAX_TOKENS
 from ..errors import (
     ChatSettingError,
     ModelTooLargeError,
-    PromptTooLongError,
     TranscriptError,
     TranscriptFolderError,
 )
@@ -19,9 +17,11 @@ from .backends import Backend, Sampling
 from .backends.local import LocalBackend
 from .backends.server import ServerBackend
 from .choice import ModelChoice, choose_model, class_server
+from .quirks import ReplyFilter
 from .transcript import read_chat_transcript
+from .trimming import tidy_cut, trim_history
 
-__all__ = ["Chat", "trim_history", "tidy_cut"]
+__all__ = ["Chat", "trim_history", "tidy_cut"]  # the last two re-exported from trimming
 
 _SETTINGS = ("quant", "n_ctx", "temperature", "top_p", "seed", "max_tokens", "base_url", "n_threads")
 # Token budget, counted per message as its content's tokens plus the role markers a
@@ -29,44 +29,6 @@ _SETTINGS = ("quant", "n_ctx", "temperature", "top_p", "seed", "max_tokens", "ba
 # allowance for what the template adds once (SmolLM2's default system prompt is ~20).
 _PER_MESSAGE = 8
 _PER_PROMPT = 32
-_SENTENCE_END = re.compile(r"[.!?:;][)\"'\]]*(?=\s|$)")
-
-
-def trim_history(messages: list[dict], count, budget: int) -> tuple[list[dict], int]:
-    """Drop the oldest exchanges until the messages cost at most ``budget`` tokens.
-
-    ``count(message)`` gives one message's cost. A leading system message and the
-    last message (the new one) are never dropped; a user message goes together with
-    the assistant reply that follows it. Returns the kept messages and how many
-    exchanges were dropped; raises PromptTooLongError if even that does not fit.
-    """
-    head = messages[:1] if messages and messages[0].get("role") == "system" else []
-    body = list(messages[len(head):])
-    costs = [count(m) for m in body]
-    total = sum(count(m) for m in head) + sum(costs)
-    dropped = 0
-    while total > budget and len(body) > 1:
-        n = 2 if len(body) > 2 and body[0]["role"] == "user" and body[1]["role"] == "assistant" else 1
-        total -= sum(costs[:n])
-        del body[:n], costs[:n]
-        dropped += 1
-    if total > budget:
-        raise PromptTooLongError(
-            f"The system prompt and your message need about {total} tokens, but only {budget} fit"
-            " beside the room kept for the reply. Shorten the message (or the system prompt),"
-            " lower max_tokens, or create the Chat with a larger n_ctx."
-        )
-    return head + body, dropped
-
-
-def tidy_cut(text: str) -> str:
-    """A reply cut by the token limit, ended at its last whole sentence (or word) and marked with '…'."""
-    text = text.rstrip()
-    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
-    if ends and ends[-1] >= len(text) // 2:
-        return text[: ends[-1]] + " …"
-    cut = text.rsplit(None, 1)[0] if len(text.split()) > 1 else text
-    return cut.rstrip(" ,;:-") + " …"
 
 
 def _number(name, value, lo, hi, *, whole=False, hint=""):
@@ -116,7 +78,9 @@ class Chat:
             the same reply, in this Chat or a new one.
         max_tokens: the longest reply in tokens (default 256); None lets a reply run
             until the context is full. A reply cut by it ends at its last whole
-            sentence, marked with "…", and ``truncated`` is true.
+            sentence, marked with "…", and ``truncated`` is true. A model that reasons first
+            (Qwen3, gpt-oss: ``ossllm_helpers.chat.quirks``) gets extra tokens for that, and only
+            its answer is shown; ``still_reasoning`` is true if it ran out before answering.
         base_url: an OpenAI-compatible API root, such as ``"http://10.0.0.5:8000/v1"``;
             False keeps a Chat local even in class mode.
         api_key: sent as a bearer token to a server that wants one (default ``OSSLLM_API_KEY``).
@@ -171,6 +135,8 @@ class Chat:
         self.exchanges = 0
         self.dropped_exchanges = 0  # how many old exchanges trimming has removed
         self.truncated = False  # the last reply was cut by max_tokens
+        self.still_reasoning = False  # the last reply reached the limit before its answer began: it is empty
+        self.last_reasoning = ""  # what the last reply reasoned before answering, kept out of it (chat.quirks)
         self._system = None
         self.system = system
         self._active = None  # the reply being streamed, if any
@@ -239,7 +205,8 @@ class Chat:
                 passages); ``messages`` keeps just ``text``.
 
         Returns:
-            str, the reply as ``messages`` keeps it, or with ``stream=True`` an iterator of str.
+            str, the reply as ``messages`` keeps it, or with ``stream=True`` an iterator of str
+            ("" if the model was still reasoning at the limit: ``still_reasoning``).
 
         Raises:
             ModelTooLargeError: the first time, if the model will not fit in memory.
@@ -361,7 +328,9 @@ class Chat:
         self.load_model()
         user = {"role": "user", "content": text}
         asked = {"role": "user", "content": f"{context.strip()}\n\n{text}" if context else text}
-        reserve = self.max_tokens if self.max_tokens is not None else self.n_ctx // 4
+        quirks = self.backend.quirks
+        extra = quirks.reasoning_tokens
+        reserve = (self.max_tokens if self.max_tokens is not None else self.n_ctx // 4) + extra
         budget = self.n_ctx - min(reserve, self.n_ctx // 2) - _PER_PROMPT
         plain = [_plain(m) for m in self.messages]
         kept, dropped = trim_history(plain + [asked], lambda m: self.backend.count(m["content"]) + _PER_MESSAGE, budget)
@@ -370,24 +339,30 @@ class Chat:
             head = 1 if self.messages and self.messages[0]["role"] == "system" else 0
             self.messages = self.messages[:head] + self.messages[head + removed:]
             self.dropped_exchanges += dropped
-        sampling = Sampling(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed)
-        pieces = iter(self.backend.stream(kept, sampling))
+        limit = None if self.max_tokens is None else self.max_tokens + extra
+        sampling = Sampling(temperature=self.temperature, top_p=self.top_p, max_tokens=limit, seed=self.seed)
+        pieces = iter(self.backend.stream(quirks.prepare(kept), sampling))
         reply = self._collect(user, pieces)
         self._active = (reply, pieces)
         return reply
 
     def _collect(self, user: dict, pieces):
         # The one path both send() modes take; history changes only after the last piece.
-        parts = []
+        parts, shown = [], ReplyFilter()  # reasoning (a <think> block, harmony's analysis) is held back
         try:
             for piece in pieces:
-                if piece:
-                    parts.append(piece)
-                    yield piece
+                text = shown.feed(piece) if piece else ""
+                if text:
+                    parts.append(text)
+                    yield text
+            if tail := shown.close():
+                parts.append(tail)
+                yield tail
         finally:
             _close(pieces)
         self._active = None
         reply = "".join(parts).strip()
+        self.last_reasoning, self.still_reasoning = shown.reasoning, shown.still_reasoning
         self.truncated = self.backend.finish_reason == "length" and bool(reply)
         if self.truncated:
             reply = tidy_cut(reply)

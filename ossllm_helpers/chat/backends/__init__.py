@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..quirks import Quirks, quirks_for
+
 __all__ = ["Backend", "Sampling"]
 
 
@@ -37,6 +39,11 @@ class Backend:
     def is_base(self) -> bool:
         """True for a base model (no chat template): it continues a plain transcript."""
         return False
+
+    @property
+    def quirks(self) -> Quirks:
+        """What the model's family needs around a chat (``chat.quirks``): by its GGUF ``architecture``, if known."""
+        return quirks_for(getattr(self, "architecture", None))
 
     @property
     def loaded(self) -> bool:

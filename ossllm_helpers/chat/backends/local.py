@@ -15,6 +15,7 @@ from pathlib import Path
 from ...errors import ContextFullError, ModelTooLargeError, OssllmError
 from ...gguf import estimate_memory, inspect
 from ...models import fetch
+from ..quirks import Quirks, quirks_for
 from . import Backend, Sampling
 
 __all__ = ["LocalBackend", "GpuProbe", "gpu_layers", "probe_gpu", "default_threads", "base_transcript"]
@@ -195,6 +196,10 @@ class LocalBackend(Backend):
     @property
     def is_base(self) -> bool:
         return not self.info.has_chat_template
+
+    @property
+    def quirks(self) -> Quirks:
+        return quirks_for(self.info.architecture, self.label)
 
     @property
     def loaded(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...errors import ChatServerError, ContextFullError
+from ..quirks import Quirks, quirks_for
 from . import Backend, Sampling
 
 __all__ = ["ServerBackend"]
@@ -34,6 +35,10 @@ class ServerBackend(Backend):
     @property
     def label(self) -> str:
         return self.model or "the server's model"
+
+    @property
+    def quirks(self) -> Quirks:
+        return quirks_for(name=self.model)  # a server names its model; its file is not at hand
 
     @property
     def client(self):
