@@ -49,6 +49,7 @@ class Runner:
         self._closing = False
         self.stats = collections.Counter()  # how often a forecast run was used, or a plan ran (again) on demand
         self.kernel_cpu = 0.0  # CPU seconds of every kernel's sandbox, added up
+        self._active = set()  # kernels started and not yet closed, stopped at once if the run is cut short
         self._workers = [threading.Thread(target=self._work, daemon=True, name=f"grading-{i}")
                          for i in range(max(1, jobs))]
         for w in self._workers:
@@ -91,9 +92,17 @@ class Runner:
 
     def _start(self, job):
         try:
-            return KernelRun(self.sandbox, self.limits, job.stage, self.tmp, self.context)
+            kernel = KernelRun(self.sandbox, self.limits, job.stage, self.tmp, self.context)
         except Exception as exc:  # noqa: BLE001  (reported as the machine's problem, never a hang)
             return exc
+        with self._cond:
+            self._active.add(kernel)
+        return kernel
+
+    def _close(self, kernel) -> None:
+        kernel.close()
+        with self._cond:
+            self._active.discard(kernel)
 
     def _run(self, job, kernel) -> RunResult:
         for attempt in range(2):
@@ -103,10 +112,10 @@ class Runner:
                 try:
                     return kernel.execute(job.plan)
                 finally:
-                    kernel.close()
+                    self._close(kernel)
             else:
                 problem = f"the kernel did not start: {kernel.log_tail()}"
-                kernel.close()
+                self._close(kernel)
             if attempt == 0:
                 kernel = self._start(job)
         return RunResult(infrastructure=problem)
@@ -125,14 +134,15 @@ class Runner:
                 ahead = (following, self._start(following))  # it boots while this one runs
             if job.cancelled:
                 if not isinstance(kernel, Exception):
-                    kernel.close()
+                    self._close(kernel)
                 job.result = RunResult(infrastructure="cancelled")
             else:
                 try:
                     job.result = self._run(job, kernel)
                 except Exception as exc:  # noqa: BLE001
                     job.result = RunResult(infrastructure=f"{type(exc).__name__}: {exc}")
-                self.kernel_cpu += job.result.cpu
+                with self._cond:
+                    self.kernel_cpu += job.result.cpu
             job.done.set()
 
     def close(self) -> None:
@@ -140,8 +150,10 @@ class Runner:
             self._closing = True
             for job in self._queue:
                 job.cancelled = True
+            for kernel in self._active:  # a run cut short (an error, Ctrl-C) stops its kernels now
+                kernel.kill("the grading run stopped")
             self._cond.notify_all()
         for w in self._workers:
             w.join(timeout=30)
-        self.context.term()
+        self.context.destroy(linger=0)
         shutil.rmtree(self.tmp, ignore_errors=True)
