@@ -86,10 +86,20 @@ class Grading:
                 cell.outputs = nbformat.from_dict(cell.get("outputs", []))
         found = self.found.setdefault(student, [])
         found += run_problems(student, plan, result, nb.cells)
-        found += [problem(student, kind, detail) for kind, detail in notes]
-        found += [problem(student, kind, detail) for kind, detail in answer_problems(answers, info.answers)]
+        found += _fewer(student, notes + answer_problems(answers, info.answers))
         self.answers.setdefault(student, {})[name] = {k: _plain(v) for k, v in answers.items() if v is not MISSING}
         return nb, resources
+
+
+def _fewer(student: str, found: list, keep: int = 4) -> list:
+    """Problems as report lines, at most ``keep`` of one kind (the rest counted in one more line)."""
+    out, seen = [], {}
+    for kind, detail in found:
+        seen[kind] = seen.get(kind, 0) + 1
+        if seen[kind] <= keep:
+            out.append(problem(student, kind, detail))
+    out += [problem(student, kind, f"and {n - keep} more like these") for kind, n in seen.items() if n > keep]
+    return out
 
 
 def _plain(value):

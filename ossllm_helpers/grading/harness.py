@@ -29,7 +29,7 @@ class _Budget:
 def _base_value(x):
     """(plain value, type name it came from) for a number-like or string-like object, else (None, None)."""
     t = type(x)
-    name = f"{t.__module__}.{t.__qualname__}".removeprefix("builtins.")
+    name = f"{t.__module__}.{t.__qualname__}".removeprefix("builtins.").removeprefix("__main__.")
     if isinstance(x, str):  # the text the subclass holds, whatever its methods say
         return str.__str__(x), name
     if isinstance(x, bool):
@@ -86,7 +86,7 @@ def encode(x, notes: list, path: str, budget: _Budget, depth: int = 0):
     if was is not None:
         notes.append([path, was, type(value).__name__])
         return encode(value, notes, path, budget, depth)
-    return ["?", f"{t.__module__}.{t.__qualname__}".removeprefix("builtins.")]
+    return ["?", "a " + f"{t.__module__}.{t.__qualname__}".removeprefix("builtins.").removeprefix("__main__.")]
 
 
 def capture(namespace, names, limit=65536) -> str:

@@ -91,7 +91,7 @@ def _decode(item, depth=0):
 
 def decode(text, names) -> tuple[dict, list]:
     """({name: value, MISSING or NotPlain}, notes) from the kernel's capture; unreadable parts are NotPlain."""
-    values = {n: NotPlain("no answer came back from the kernel") for n in names}
+    values = {n: NotPlain("missing from what the kernel sent back") for n in names}
     notes = []
     if type(text) is not str or len(text) > MAX_CAPTURE:
         return values, notes
