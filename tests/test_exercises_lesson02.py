@@ -50,18 +50,27 @@ WRONG = {
     ),
     "naming rule ignored": (
         "ex3_licence_tests",
-        "def may_release_commercially(version, monthly_active_users, model_name):\n"
+        "def may_release_commercially(version, monthly_active_users, model_name, eu_based=False, multimodal=False):\n"
         "    terms = LICENCES[version]\n"
         "    return terms['commercial_use'] and not (terms['mau_clause'] and monthly_active_users > 700_000_000)\n",
         ["name_prefix"],
     ),
     "user threshold ignored": (
         "ex3_licence_tests",
-        "def may_release_commercially(version, monthly_active_users, model_name):\n"
+        "def may_release_commercially(version, monthly_active_users, model_name, eu_based=False, multimodal=False):\n"
         "    terms = LICENCES[version]\n"
         "    if not terms['commercial_use']:\n        return False\n"
         "    return not terms['name_prefix'] or model_name.startswith(terms['name_prefix'])\n",
         ["800 million", "mau_clause"],
+    ),
+    "Llama 4's EU clause ignored (Llama 3.x rules applied)": (
+        "ex3_licence_tests",
+        "def may_release_commercially(version, monthly_active_users, model_name, eu_based=False, multimodal=False):\n"
+        "    terms = LICENCES[version]\n"
+        "    if not terms['commercial_use'] or (terms['mau_clause'] and monthly_active_users > 700_000_000):\n"
+        "        return False\n"
+        "    return not terms['name_prefix'] or model_name.startswith(terms['name_prefix'])\n",
+        ["EU", "eu_multimodal_restriction"],
     ),
 }
 
@@ -94,13 +103,30 @@ def test_source_solution_passes_the_whole_cell(answer, test_id):
 def test_hidden_tests_reject_the_threshold_read_as_at_least():
     """'More than 700 million' means more than: the docstring names the boundary the hidden tests check."""
     ns = ex.namespace(LESSON)
-    exec("def may_release_commercially(version, monthly_active_users, model_name):\n"
+    exec("def may_release_commercially(version, monthly_active_users, model_name, eu_based=False, multimodal=False):\n"
          "    if version not in LICENCES:\n        raise ValueError(version)\n"
          "    terms = LICENCES[version]\n"
          "    if not terms['commercial_use'] or (terms['mau_clause'] and monthly_active_users >= 700_000_000):\n"
          "        return False\n"
+         "    if terms['eu_multimodal_restriction'] and eu_based and multimodal:\n        return False\n"
          "    return not terms['name_prefix'] or model_name.startswith(terms['name_prefix'])\n", ns)
     ex.visible(LESSON, "ex3_licence_tests", ns)
     with pytest.raises(AssertionError):
         ex.full(LESSON, "ex3_licence_tests", ns)
     assert "boundary" in ex.cell(LESSON, "ex3_licence_tests").source.splitlines()[0]
+
+
+def test_hidden_tests_reject_the_eu_clause_applied_to_text_models():
+    """The EU clause covers multimodal models only: the docstring names the case the hidden tests check."""
+    ns = ex.namespace(LESSON)
+    exec("def may_release_commercially(version, monthly_active_users, model_name, eu_based=False, multimodal=False):\n"
+         "    if version not in LICENCES:\n        raise ValueError(version)\n"
+         "    terms = LICENCES[version]\n"
+         "    if not terms['commercial_use'] or (terms['mau_clause'] and monthly_active_users > 700_000_000):\n"
+         "        return False\n"
+         "    if terms['eu_multimodal_restriction'] and eu_based:\n        return False\n"
+         "    return not terms['name_prefix'] or model_name.startswith(terms['name_prefix'])\n", ns)
+    ex.visible(LESSON, "ex3_licence_tests", ns)
+    with pytest.raises(AssertionError):
+        ex.full(LESSON, "ex3_licence_tests", ns)
+    assert "text models" in ex.cell(LESSON, "ex3_licence_tests").source.splitlines()[0]
