@@ -102,6 +102,8 @@ def test_data_tests_leave_their_hidden_lines_outside_the_kernel():
     steps = {s.grade_id: s for s in plan.build_plan("nb", nb["cells"], info).steps}
     assert steps["x_test"].kind == "data_test" and steps["x_test"].names == ("x",)
     assert "assert" not in steps["x_test"].code and steps["x_test"].hidden == "assert x == 3"
+    # its visible part (a docstring) does nothing: the answer is captured right after the answer cell
+    assert steps["x_test"].code == "" and steps["x_answer"].captures == ((1, ("x",)),)
     assert "assert f() == 1" in steps["f_test"].code  # a test of code runs where the code is
     assert steps["mid_test"].kind == "code_test"  # visible code after the hidden lines: order matters
 
@@ -217,7 +219,7 @@ def test_student_outputs_are_made_safe():
 def test_cells_that_never_ran_score_nothing():
     cells = [_code("q = 1"), _code('"""t"""', grade_id="q_test", grade=True, points=1)]
     p = plan.Plan("nb", [plan.Step(0, None, "code", "q = 1"), plan.Step(1, "q_test", "data_test", "pass", ("q",), "assert q")])
-    answers, problems = scoring.apply_run(cells, p, RunResult(cells={0: CellRun([], 1, "ok")}, stopped="not run: x"))
+    answers, problems = scoring.apply_run(cells, p, RunResult(cells={0: CellRun([], 1, "ok", {})}, stopped="not run: x"))
     assert cells[1]["outputs"][0]["ename"] == "CellNotRun" and answers == {} and problems == []
 
 

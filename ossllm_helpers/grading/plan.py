@@ -16,7 +16,7 @@ import builtins
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..selfcheck import LETTERS
 
@@ -179,7 +179,13 @@ def analyse_source(source_nb: dict) -> SourceInfo:
 
 @dataclass(frozen=True)
 class Step:
-    """One code cell to run: ``code`` goes to the kernel; a data test's ``hidden`` lines never do."""
+    """One code cell to run: ``code`` goes to the kernel; a data test's ``hidden`` lines never do.
+
+    A data test whose visible part does nothing (a docstring) is not sent at all: its answers are
+    captured right after the cell before it, which is the state the test would have seen, and the
+    kernel runs one cell fewer. ``captures`` lists what to capture after this step: (test's cell
+    index, names).
+    """
 
     index: int
     grade_id: str | None
@@ -187,6 +193,7 @@ class Step:
     code: str
     names: tuple = ()  # the answers a data test reads, captured after its visible part
     hidden: str = ""
+    captures: tuple = ()
 
 
 @dataclass
@@ -197,8 +204,19 @@ class Plan:
 
     @property
     def fingerprint(self) -> str:
-        body = json.dumps([[s.index, s.grade_id, s.kind, s.code, list(s.names), s.hidden] for s in self.steps])
+        body = json.dumps([[s.index, s.grade_id, s.kind, s.code, list(s.names), s.hidden, [list(c) for c in s.captures]]
+                           for s in self.steps])
         return hashlib.sha256((body + "\0" + self.extra).encode()).hexdigest()
+
+
+def _inert(code: str) -> bool:
+    """True for code that does nothing when run: docstrings, constants, ``pass``, comments."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    return all(isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+               for n in tree.body)
 
 
 def build_plan(notebook: str, cells: list, info: SourceInfo, extra: str = "") -> Plan:
@@ -214,6 +232,11 @@ def build_plan(notebook: str, cells: list, info: SourceInfo, extra: str = "") ->
             visible, hidden, separable = split_hidden(source)
             if separable:
                 names = tuple(sorted(free_names(hidden)))
+                ran = [j for j, s in enumerate(steps) if s.code]
+                if _inert(visible) and ran:  # captured after the last cell that runs: nothing to run here
+                    steps[ran[-1]] = replace(steps[ran[-1]], captures=steps[ran[-1]].captures + ((i, names),))
+                    steps.append(Step(i, gid, "data_test", "", names, hidden))
+                    continue
                 # `pass` keeps the kernel from showing the visible part's last expression, as the full cell would
                 steps.append(Step(i, gid, "data_test", visible + "\npass", names, hidden))
                 continue

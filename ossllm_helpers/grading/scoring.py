@@ -198,7 +198,7 @@ def apply_run(cells: list, plan, result) -> tuple[dict, list]:
             continue
         outputs = clean_outputs(run.outputs, test_cell=test)
         if step.kind == "data_test" and run.status == "ok":
-            values, notes = decode(run.capture, step.names)
+            values, notes = decode(run.captures.get(step.index), step.names)
             for path, was, became in notes:
                 problems.append(("converted answer", f"{path} was a {was}; graded as the {became} it holds "
                                                      f"(write a plain {became} next time)"))
