@@ -191,9 +191,10 @@ class LabChat:
         if not final["content"].strip():
             self.chat.forget_last()
             self._pop()
-            self._set_status("The model was still reasoning when it reached the reply limit, so it gave no answer; it"
-                             " does not count. Ask a narrower question, or raise max_tokens." if self.chat.still_reasoning
-                             else "The assistant gave an empty reply; it does not count. Ask again, perhaps differently.")
+            why = ("The model was still reasoning when it reached the reply limit, so it gave no answer; it does not"
+                   " count. Ask a narrower question, or raise max_tokens." if self.chat.still_reasoning else
+                   "The assistant gave an empty reply; it does not count. Ask again, perhaps differently.")
+            self._set_status(why)
             return ""
         final["model"] = self.model_label
         final["passages"] = [p.record() for p in passages]
