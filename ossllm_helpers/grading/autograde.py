@@ -1,12 +1,11 @@
 """The autograde step: each submission runs in a sandbox, is scored outside it, and nbgrader saves the grades.
 
 nbgrader's own autograde converter does everything but execute: ``NbGraderAPI.autograde``
-sanitises each notebook (locked cells and hidden tests restored from its gradebook),
-then ``steps.SandboxExecute``, in place of nbgrader's ``Execute``, calls ``Grading.execute``
-for the outputs, and
-nbgrader's ``SaveAutoGrades`` writes the scores into the gradebook, as it always does:
-formgrader, feedback and export work unchanged, and every score comes from the source
-notebook's points. Kernels do not wait for nbgrader: each submission's plan is forecast
+sanitises each notebook (locked cells and hidden tests restored from its gradebook), then
+``steps.SandboxExecute``, in place of nbgrader's ``Execute``, calls ``Grading.execute`` for
+the outputs, and nbgrader's ``SaveAutoGrades`` writes the scores into the gradebook, as it
+always does: formgrader, feedback and export work unchanged, and every score comes from the
+source notebook's points. Kernels do not wait for nbgrader: each submission's plan is forecast
 from the files and run while nbgrader loads and saves; nbgrader's real plan must match
 the forecast's fingerprint, or the notebook runs again from nbgrader's version.
 """
@@ -113,14 +112,15 @@ def _plain(value):
         return {"value": repr(value)[:200]}
 
 
-def save_answers(course: Course, answers: dict) -> None:
+def save_answers(course: Course, answers: dict, students) -> None:
     """grading/answers.json: {student: {notebook: {answer: value}}}, each run replacing its students' entries.
 
     The answers as graded (what each data test read), for an item analysis; it holds students' answers,
-    never the key.
+    never the key. A student of this run who was not graded has no entry.
     """
     path = course.state / "answers.json"
     data = json.loads(path.read_text()) if path.is_file() else {}
+    data = {s: v for s, v in data.items() if s not in set(students)}
     data.update(answers)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
@@ -185,7 +185,7 @@ def autograde(course: Course, students=None, *, limits: Limits | None = None, jo
             ACTIVE.remove(grading)
         grading.runner.close()
     Problems(course).replace("autograde", problems, students)
-    save_answers(course, graded_answers)
+    save_answers(course, graded_answers, students)
     graded = sum(v == "graded" for v in outcome.values())
     where = "without a sandbox (--unsafe)" if sandbox.unsafe else f"in a {sandbox.mode} sandbox"
     runs = ", ".join(f"{v} {k}" for k, v in sorted(grading.runner.stats.items()))

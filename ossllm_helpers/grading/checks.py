@@ -42,16 +42,21 @@ def precheck(course: Course, student: str) -> tuple[dict | None, dict]:
     return None, notebooks
 
 
-def _regular_files(folder: Path):
-    """(relative path, path) of the regular files under ``folder``, links and special files skipped."""
+def _walk(folder: Path):
+    """(relative path, path, is a regular file) of what lies under ``folder``, never following a link."""
     if not folder.is_dir() or folder.is_symlink():
         return
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d)) and not d.startswith(".")]
-        for name in filenames:
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = [d for d in dirnames if d not in links and not d.startswith(".")]
+        for name in filenames + links:
             path = Path(dirpath) / name
-            if path.is_file() and not path.is_symlink():
-                yield path.relative_to(folder).as_posix(), path
+            yield path.relative_to(folder).as_posix(), path, path.is_file() and not path.is_symlink()
+
+
+def _regular_files(folder: Path):
+    """(relative path, path) of the regular files under ``folder``, links and special files skipped."""
+    return ((rel, path) for rel, path, regular in _walk(folder) if regular)
 
 
 def stage_files(course: Course, student: str, dest: Path, *, max_file_mb: int, max_total_mb: int) -> tuple[str, list]:
@@ -66,8 +71,9 @@ def stage_files(course: Course, student: str, dest: Path, *, max_file_mb: int, m
     for rel, path in released.items():
         if not rel.endswith(".ipynb") and (rel not in files or rel not in keep_own):
             files[rel] = path  # the version the students were given, as nbgrader's own overwriting does
-    for link in (p for p in course.submitted_dir(student).rglob("*") if p.is_symlink()):
-        problems.append(problem(student, "ignored file", f"{link.name} is a link: the kernel did not get it"))
+    for rel, _, regular in _walk(course.submitted_dir(student)):
+        if not regular:
+            problems.append(problem(student, "ignored file", f"{rel} is a link or not a file: the kernel did not get it"))
     digest = hashlib.sha256()
     dest.mkdir(parents=True, exist_ok=True)
     for rel in sorted(files):

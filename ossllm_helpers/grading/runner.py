@@ -66,6 +66,19 @@ class KernelRun:
     def __init__(self, sandbox: Sandbox, limits: Limits, stage: str, tmp: str, context: zmq.Context):
         self.sandbox, self.limits, self.started = sandbox, limits, time.monotonic()
         self.user = sandbox.acquire()
+        try:
+            self._start(stage, tmp, context)
+        except BaseException:
+            sandbox.release(self.user)  # never lose a sandbox user to a failed start
+            raise
+        self.stored = self.dropped = 0
+        self.lost = []  # cells whose output channel broke (a message over zmq's size limit)
+        self.killed = ""
+        self.cpu = 0.0
+        self._last_watch = 0.0
+
+    def _start(self, stage: str, tmp: str, context: zmq.Context) -> None:
+        sandbox, limits = self.sandbox, self.limits
         self.dir = tempfile.mkdtemp(prefix="k", dir=tmp)
         if sandbox.mode == "root":
             os.chown(self.dir, *self.user)  # the kernel, as the sandbox user, makes its sockets here
@@ -92,11 +105,6 @@ class KernelRun:
         self.client = BlockingKernelClient(context=context)
         self.client.load_connection_info({**info, "ip": os.path.join(self.dir, "k")})
         self.client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=True)
-        self.stored = self.dropped = 0
-        self.lost = []  # cells whose output channel broke (a message over zmq's size limit)
-        self.killed = ""
-        self.cpu = 0.0
-        self._last_watch = 0.0
 
     # -- life and death ----------------------------------------------------------
 
