@@ -16,16 +16,8 @@ import content_lint
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted(p.name for p in ROOT.glob("source/lesson*") if p.is_dir())
 
-# Lessons not yet moved onto the template. Empty once every lesson is: then these tests are plain tests.
-PENDING: set[str] = set()
-PENDING_ASSESSMENTS: set[str] = {f"{n} quiz" for n in PENDING}
 
 BACK_MATTER = ["Key terms", "Quiz", "Lab", "Graded exercises", "Check yourself", "Going further", "Sources"]
-
-
-def _pending(name):
-    return pytest.param(name, marks=pytest.mark.xfail(reason="not yet on the template", strict=False)) \
-        if name in PENDING else name
 
 
 def _nb(lesson: str):
@@ -41,7 +33,7 @@ def _h2(nb) -> list[str]:
     return [h for src in _markdown(nb) for h in re.findall(r"^## (.+?)\s*$", src, re.M)]
 
 
-@pytest.mark.parametrize("lesson", [_pending(x) for x in LESSONS])
+@pytest.mark.parametrize("lesson", LESSONS)
 def test_header_follows_the_template(lesson):
     """Title "Lesson N · Title", the question, objectives, prerequisites and a time split."""
     header = _markdown(_nb(lesson))[0]
@@ -53,7 +45,7 @@ def test_header_follows_the_template(lesson):
         "time line must read '**Time:** about T minutes (reading a, quiz b, lab c, exercises d)'"
 
 
-@pytest.mark.parametrize("lesson", [_pending(x) for x in LESSONS])
+@pytest.mark.parametrize("lesson", LESSONS)
 def test_sections_in_template_order(lesson):
     """Numbered content sections first, then the back matter, unnumbered, in the template's order."""
     n = int(lesson.removeprefix("lesson"))
@@ -68,7 +60,7 @@ def test_sections_in_template_order(lesson):
         f"back matter must be {want}, got {back}"
 
 
-@pytest.mark.parametrize("lesson", [_pending(x) for x in LESSONS])
+@pytest.mark.parametrize("lesson", LESSONS)
 def test_lab_title_and_points_in_headings(lesson):
     """lab.json's title matches the Lab heading; every graded exercise heading states its points."""
     n = int(lesson.removeprefix("lesson"))
@@ -80,7 +72,7 @@ def test_lab_title_and_points_in_headings(lesson):
             assert re.search(r"\(\{\{ points_label:\w+ \}\}", head), f"heading without points: {head}"
 
 
-@pytest.mark.parametrize("lesson", [_pending(x) for x in LESSONS])
+@pytest.mark.parametrize("lesson", LESSONS)
 def test_sources_say_when_checked(lesson):
     """The Sources section says on which date its facts were checked."""
     text = "\n".join(_markdown(_nb(lesson)))
@@ -88,7 +80,7 @@ def test_sources_say_when_checked(lesson):
     assert re.search(r"[Cc]hecked (on )?\d{4}-\d{2}-\d{2}", sources), "Sources must say 'checked YYYY-MM-DD'"
 
 
-@pytest.mark.parametrize("lesson", [_pending(x) for x in LESSONS])
+@pytest.mark.parametrize("lesson", LESSONS)
 def test_rendered_as_written(lesson):
     """No Markdown inside HTML blocks (it prints literally) and no dollar sign in text (JupyterLab may typeset maths)."""
     for src in _markdown(_nb(lesson)):
@@ -123,7 +115,7 @@ def _names_set(src: str) -> set[str]:
     return out
 
 
-@pytest.mark.parametrize("lesson", [_pending(x) for x in LESSONS])
+@pytest.mark.parametrize("lesson", LESSONS)
 def test_exercise_data_defined_before_the_first_graded_cell(lesson):
     """Run All stops at the first failing test: data that later tests use must be defined before it."""
     cells = [c for c in _nb(lesson).cells if c.cell_type == "code"]
@@ -141,7 +133,7 @@ def test_exercise_data_defined_before_the_first_graded_cell(lesson):
             assert not used, f"{m['grade_id']} uses {sorted(used)}, defined after the first graded cell"
 
 
-@pytest.mark.parametrize("lesson", [_pending(x) for x in LESSONS])
+@pytest.mark.parametrize("lesson", LESSONS)
 def test_visible_asserts_say_what_is_wrong(lesson):
     """Every visible assert in a test cell carries a message (hidden tests may stay terse)."""
     for c in _nb(lesson).cells:
@@ -154,8 +146,6 @@ def test_visible_asserts_say_what_is_wrong(lesson):
 
 
 @pytest.mark.parametrize("assessment", content_lint.assessments(ROOT), ids=lambda a: a.name)
-def test_assessment_cannot_be_passed_by_test_taking(assessment, request):
+def test_assessment_cannot_be_passed_by_test_taking(assessment):
     """Answer length, position, letters and absolute words give nothing away (figures: tests/content_lint.py)."""
-    if assessment.name in PENDING_ASSESSMENTS:
-        request.applymarker(pytest.mark.xfail(reason="not yet rewritten", strict=False))
     assert content_lint.problems(assessment) == []
