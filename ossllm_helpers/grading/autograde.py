@@ -132,7 +132,8 @@ def autograde(course: Course, students=None, *, limits: Limits | None = None, jo
     """Grade every submission (or ``students``) in the sandbox; returns {student: "graded" or the reason not}."""
     started = time.perf_counter()
     limits = limits or default_limits(course)
-    jobs = max(1, int(jobs or os.cpu_count() or 1))
+    # beyond four kernels at once nbgrader's converter, one submission after another, is the bottleneck
+    jobs = max(1, int(jobs or min(4, os.cpu_count() or 1)))
     sandbox = Sandbox.detect(course.root, unsafe=unsafe, slots=2 * jobs)
     students = sorted(students or course.students_submitted())
     problems, gradable = [], {}

@@ -41,7 +41,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--student", action="append", help="autograde/feedback: only these students (repeatable)")
     p.add_argument("--csv", help="export: where to write the grades (default: grades.csv in the course)")
     g = p.add_argument_group("autograde: the sandbox and its limits")
-    g.add_argument("--jobs", type=int, help="kernels at once (default: the number of CPUs)")
+    g.add_argument("--jobs", type=int, help="kernels at once (default: the number of CPUs, at most 4)")
     g.add_argument("--timeout", type=float, help="seconds a cell may run (default: Execute.timeout, nbgrader_config.py)")
     g.add_argument("--notebook-timeout", type=float, help="seconds a whole notebook may run (default 900)")
     g.add_argument("--cpu", type=int, help="CPU seconds per notebook, all its processes together (default 600)")
