@@ -25,3 +25,14 @@ os.makedirs(c.Exchange.root, exist_ok=True)
 # a sandbox with limits of its own (`grade --help`) and replaces nbgrader's Execute step for that.
 c.ExecutePreprocessor.timeout = 120
 c.Execute.timeout = 120
+
+# Feedback never shows the key, whatever makes it (`nbgrader generate_feedback`, formgrader's "Generate Feedback"
+# button, NbGraderAPI, ./course grade feedback): test cells lose their hidden tests and their outputs (a failed
+# test's traceback quotes the expected value), and a page that still shows a hidden-test line is not written.
+# Named as text: nbgrader imports ossllm_helpers (installed with the course) only when it makes feedback.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "ossllm_helpers.grading.feedback.HideAnswers",
+]
+c.GenerateFeedback.exporter_class = "ossllm_helpers.grading.feedback.FeedbackExporter"

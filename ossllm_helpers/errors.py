@@ -45,6 +45,7 @@ __all__ = [
     "LabTranscriptError",
     "GradingError",
     "SandboxUnavailableError",
+    "FeedbackLeakError",
 ]
 
 
@@ -235,3 +236,7 @@ class GradingError(OssllmError):
 
 class SandboxUnavailableError(GradingError, RuntimeError):
     """No sandbox for students' code on this machine (bubblewrap missing, namespaces off); attribute ``reason``."""
+
+
+class FeedbackLeakError(GradingError, RuntimeError):
+    """A feedback page would show a hidden-test line (the answer key); attributes ``student``, ``notebook``, ``leaks``."""

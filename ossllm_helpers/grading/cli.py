@@ -13,19 +13,23 @@ from ..errors import GradingError, OssllmError
 from .autograde import autograde, default_limits
 from .collect import collect, release
 from .export import export
+from .items_report import item_analysis
 from .paths import ASSIGNMENT, Course
 
 __all__ = ["STEPS", "add_parser", "main", "run", "run_all"]
 
-STEPS = ["release", "collect", "autograde", "feedback", "export", "all"]
+STEPS = ["release", "collect", "autograde", "feedback", "export", "items", "all"]
 DESCRIPTION = """The instructor's grading workflow, one step at a time or all at once:
 
   release     generate the student version (release/<assignment>) and publish it to the exchange
   collect     bring submissions in: from the exchange, or --from a folder of <student>.ipynb
-  autograde   run every submission in a sandbox and score it (a broken one is reported, the rest graded)
+  autograde   run every submission in a sandbox and score it (a broken one is reported, the rest graded),
+              then the item analysis
   feedback    HTML feedback per student, without hidden tests or right answers
   export      grades.csv and grading/report.txt
-  all         collect, autograde, feedback, export
+  items       item analysis: grading/items.html (plots) and grading/items.csv: per question the share right,
+              discrimination, options chosen, flags (too easy, too hard, low or negative discrimination, wrong key)
+  all         collect, autograde, feedback, export, items
 
 Students' code runs in a bubblewrap sandbox: no network, no view of the course folder, an
 unprivileged user, limits on time, memory, processes, files and output. Without bubblewrap,
@@ -55,7 +59,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``grade`` to a command tree (``python -m ossllm_helpers``)."""
-    p = subparsers.add_parser("grade", help="instructor workflow: release, collect, autograde, feedback, export, all",
+    p = subparsers.add_parser("grade", help="instructor workflow: release, collect, autograde, feedback, export, items, "
+                                            "all",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     _arguments(p)
     p.set_defaults(func=run, grade_parser=p)
@@ -82,8 +87,20 @@ def feedback(course: Course, students=None):
     return importlib.import_module(f"{__package__}.feedback").feedback(course, students)
 
 
+def items(course: Course, *, after: str = ""):
+    """The item analysis; after another step, a failure is printed and the grades stand (they are saved already)."""
+    if not after:
+        return item_analysis(course)
+    try:
+        return item_analysis(course)
+    except Exception as exc:  # noqa: BLE001 - an analysis of the grades never costs the grades themselves
+        print(f"item analysis failed after {after} ({type(exc).__name__}: {exc}); the grades are saved; run "
+              "`grade items` again once fixed", file=sys.stderr)
+        return None
+
+
 def run_all(course: Course, *, from_folder=None, roster=None, limits=None, jobs=None, unsafe=False, csv_path=None):
-    """collect, autograde, feedback, export (release happens before the students work); always ends with the CSV."""
+    """collect, autograde, feedback, export, items (release happens before the students work); always ends with the CSV."""
     collect(course, from_folder, roster)
     autograde(course, limits=limits, jobs=jobs, unsafe=unsafe)
     try:
@@ -91,8 +108,11 @@ def run_all(course: Course, *, from_folder=None, roster=None, limits=None, jobs=
     except GradingError as exc:  # no feedback is no reason to withhold the grades
         print(f"feedback step failed: {exc}", file=sys.stderr)
         export(course, csv_path, roster)
+        items(course, after="export")
         raise
-    return export(course, csv_path, roster)
+    rows = export(course, csv_path, roster)
+    items(course, after="export")
+    return rows
 
 
 def run(args) -> int:
@@ -111,10 +131,13 @@ def run(args) -> int:
         collect(course, args.from_folder, args.roster)
     elif args.step == "autograde":
         autograde(course, args.student, limits=_limits(course, args), jobs=args.jobs, unsafe=args.unsafe)
+        items(course, after="autograde")
     elif args.step == "feedback":
         feedback(course, args.student)
     elif args.step == "export":
         export(course, args.csv, args.roster)
+    elif args.step == "items":
+        items(course)
     else:
         run_all(course, from_folder=args.from_folder, roster=args.roster, limits=_limits(course, args), jobs=args.jobs,
                 unsafe=args.unsafe, csv_path=args.csv)

@@ -15,17 +15,24 @@ from .collect import read_roster
 from .nbapi import gradebook, nbgrader_api
 from .paths import PASS_PERCENT, Course, Problems, one_line
 
-__all__ = ["FIELDS", "export", "question_scores"]
+__all__ = ["FIELDS", "csv_cell", "export", "question_scores"]
 
 FIELDS = ["student", "score", "max", "percent", "passed", "problems"]
 
 
-def _cell(text: str) -> str:
+def csv_cell(text: str) -> str:
+    """A CSV cell a spreadsheet reads as text: one that would start a formula gets a leading quote."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+_cell = csv_cell
+
+
 def question_scores(course: Course, api=None) -> tuple[dict, dict]:
-    """({student: {grade_id: score}}, {grade_id: max score}) from the gradebook: per-question results."""
+    """({student: {grade_id: score}}, {grade_id: max score}) from the gradebook: per-question results.
+
+    A cell still waiting for a hand grade (no automatic score, no manual one) scores None.
+    """
     from nbgrader.api import MissingEntry
 
     api = api or nbgrader_api(course, sandboxed=False)
@@ -40,7 +47,8 @@ def question_scores(course: Course, api=None) -> tuple[dict, dict]:
             for cell in nb.grade_cells:
                 maxima[cell.name] = float(cell.max_score)
         for sub in gb.assignment_submissions(course.assignment):
-            scores[sub.student.id] = {g.name: float(g.score) for nb in sub.notebooks for g in nb.grades}
+            scores[sub.student.id] = {g.name: None if g.score is None else float(g.score)
+                                      for nb in sub.notebooks for g in nb.grades}
     return scores, maxima
 
 

@@ -2,24 +2,34 @@
 
 ``HideAnswers`` runs in nbgrader's GenerateFeedback pipeline (``FEEDBACK_STEPS``): test cells
 lose their hidden lines and their outputs (a failed test's traceback quotes it), and keep a
-note of pass or fail. Each page is then scanned for the source's hidden-test lines; a page
-that shows one is deleted and reported for that student alone, and the others go out.
+note of pass or fail. ``FeedbackExporter`` renders the page and refuses to hand back one that
+still shows a hidden-test line. The course's ``nbgrader_config.py`` names both, so plain
+``nbgrader generate_feedback``, formgrader's button and ``NbGraderAPI`` make the same pages as
+this step. The step then scans each page written; a page that shows a hidden line is deleted
+and reported for that student alone, and the others go out.
 """
 
 import html
+import os
 import re
 
+from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets.config import Config
 
+from ..errors import FeedbackLeakError
 from .nbapi import cause_of, nbgrader_api
 from .paths import Course, Problems, load_notebook, problem
 from .plan import HIDDEN, strip_hidden_tests
 
-__all__ = ["FEEDBACK_STEPS", "HideAnswers", "visible_text", "hidden_lines", "find_leaks", "feedback"]
+__all__ = ["FEEDBACK_STEPS", "FEEDBACK_EXPORTER", "HideAnswers", "FeedbackExporter", "visible_text", "hidden_lines",
+           "find_leaks", "feedback_config", "feedback"]
 
+# nbgrader_config.py repeats these two settings as text (a test keeps them equal): the file is read by
+# processes that must not import nbconvert, and by nbgrader itself, which imports these names only for feedback.
 FEEDBACK_STEPS = ["nbgrader.preprocessors.GetGrades", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
                   "ossllm_helpers.grading.feedback.HideAnswers"]
+FEEDBACK_EXPORTER = "ossllm_helpers.grading.feedback.FeedbackExporter"
 _TRIVIAL = re.compile(r"^(import [\w., ]+|from [\w.]+ import [\w., ]+|pass|#.*|[^A-Za-z0-9]*)$")
 
 
@@ -41,6 +51,54 @@ class HideAnswers(Preprocessor):
             note = "Not passed: this question scored 0. (The test is not shown.)\n"
             cell.outputs = [{"output_type": "stream", "name": "stdout", "text": note}] if failed else []
         return cell, resources
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback page, checked: HideAnswers always runs, and a page showing a hidden-test line is refused.
+
+    Named in ``nbgrader_config.py`` (``GenerateFeedback.exporter_class``), so every way of making
+    feedback uses it. The hidden lines come from the assignment's source notebook and from the
+    locked test cells nbgrader restored into the graded notebook. A refused page raises
+    ``FeedbackLeakError``: nbgrader writes nothing for that student, logs the error and goes on
+    with the next.
+    """
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        if not any(isinstance(p, HideAnswers) for p in self._preprocessors):
+            self.register_preprocessor(HideAnswers(parent=self), enabled=True)  # a config that dropped it
+        lines = self._hidden_lines(nb, resources or {})
+        output, resources = super().from_notebook_node(nb, resources, **kw)
+        leaks = find_leaks(output, lines)
+        if leaks:
+            info = (resources or {}).get("nbgrader", {})
+            raise FeedbackLeakError(f"the feedback page of {info.get('student', '?')} would show a hidden test "
+                                    f"({leaks[0]}); not written. Generate feedback with the course's "
+                                    "nbgrader_config.py (it hides tests), or ./course grade feedback.",
+                                    student=info.get("student"), notebook=info.get("notebook"), leaks=leaks)
+        return output, resources
+
+    def _hidden_lines(self, nb, resources) -> list:
+        # hidden regions of locked cells only (nbgrader restored them from the gradebook); a student's own cells
+        # count as visible text, so a line the student wrote is never taken for a leak
+        graded = {"cells": [c if c.get("metadata", {}).get("nbgrader", {}).get("locked") else
+                            {**c, "source": strip_hidden_tests(c.get("source", ""))} for c in nb.cells]}
+        lines = hidden_lines(graded)
+        info = resources.get("nbgrader", {})
+        coursedir = getattr(self.parent, "coursedir", None)
+        if coursedir is not None and info.get("assignment") and info.get("notebook"):
+            folder = coursedir.format_path(coursedir.source_directory, ".", info["assignment"])
+            source = os.path.join(folder, f"{info['notebook']}.ipynb")
+            if os.path.isfile(source):
+                lines += hidden_lines(load_notebook(source))
+        return lines
+
+
+def feedback_config() -> Config:
+    """The GenerateFeedback settings nbgrader_config.py holds, for a course whose file lacks them."""
+    cfg = Config()
+    cfg.GenerateFeedback.preprocessors = FEEDBACK_STEPS
+    cfg.GenerateFeedback.exporter_class = FEEDBACK_EXPORTER
+    return cfg
 
 
 def visible_text(page: str) -> str:
@@ -74,9 +132,7 @@ def find_leaks(page: str, lines) -> list[str]:
 
 def feedback(course: Course, students=None) -> list:
     """nbgrader generate_feedback with HideAnswers, each page checked for leaks, then released to the exchange."""
-    cfg = Config()
-    cfg.GenerateFeedback.preprocessors = FEEDBACK_STEPS
-    api = nbgrader_api(course, sandboxed=False, config=cfg)
+    api = nbgrader_api(course, sandboxed=False, config=feedback_config())
     students = sorted(students or course.students_submitted())
     result = api.generate_feedback(course.assignment)
     lines = [pair for nb in course.notebooks for pair in hidden_lines(load_notebook(course.source_notebook(nb)))]
