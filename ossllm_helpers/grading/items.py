@@ -7,7 +7,8 @@ score, the student's total without that question; for a right/wrong question thi
 point-biserial correlation), and for a multiple-choice question how often each option was
 chosen, by everyone and by the upper group (the 27% of students with the highest rest
 scores, ties at the boundary included). Flags: nearly everyone right, nearly no one right,
-low or negative discrimination, a likely wrong key. For the whole test: the score
+low or negative discrimination, a likely wrong key (a wrong option most of the upper group
+chose, more than the key, and more often than the rest of the class did). For the whole test: the score
 distribution against the pass mark and Cronbach's alpha (KR-20 for right/wrong items).
 
 ``analyse`` is the pure statistics and ``read_class`` gathers a graded course's data for it;
@@ -35,7 +36,7 @@ LOW_DISCRIMINATION = 0.2  # r below this separates stronger from weaker students
 UPPER_SHARE = 0.27  # the upper group: this share of the class by rest score (Kelley's 27%)
 MIN_STUDENTS = 3  # fewer graded students than this: no correlation is computed
 SMALL_CLASS = 20  # below this the figures are rough, and the page says so
-WRONG_KEY_MIN = 2  # a wrong option needs at least this many of the upper group to suggest a wrong key
+WRONG_KEY_MIN = 2  # a wrong option needs at least this many of the upper group (and half of it) to suggest a wrong key
 _SOLUTION = re.compile(r"^[ \t]*#+[ \t]*BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*#+[ \t]*END SOLUTION", re.S | re.M)
 
 
@@ -140,7 +141,23 @@ def upper_group(rest: dict, share: float = UPPER_SHARE) -> list:
     return sorted(s for s, r in rest.items() if r >= threshold - 1e-9)
 
 
-def _flags(item: ItemStats, everyone_upper: bool) -> list:
+def _wrong_key(item: ItemStats, upper: list, picked: dict):
+    """The wrong option that points to a wrong key, or None.
+
+    It must be the upper group's choice (at least half of the group and ``WRONG_KEY_MIN`` students,
+    more than chose the key) and draw a larger share of the upper group than of everyone else: a
+    wrong option popular with everybody is a good distractor, not a wrong key.
+    """
+    key, others = item.question.key, [s for s in picked if s not in set(upper)]
+    if not key or not upper or not others:
+        return None
+    n, option = max((n, o) for o, n in item.upper_options.items() if o in LETTERS and o != key)
+    if n < max(WRONG_KEY_MIN, len(upper) / 2) or n <= item.upper_options.get(key, 0):
+        return None
+    return option if n / len(upper) > sum(picked[s] == option for s in others) / len(others) else None
+
+
+def _flags(item: ItemStats, wrong_option) -> list:
     flags, p, r = [], item.difficulty, item.discrimination
     if p is not None and p > EASY:
         flags.append(("easy", f"nearly everyone right ({item.right} of {item.students})"))
@@ -151,13 +168,11 @@ def _flags(item: ItemStats, everyone_upper: bool) -> list:
                                   "than stronger ones"))
     elif r is not None and r < LOW_DISCRIMINATION:
         flags.append(("low", f"low discrimination (r = {r:.2f}): it barely separates stronger from weaker students"))
-    key = item.question.key
-    if key and item.upper_options and not everyone_upper:
-        wrong = [(n, o) for o, n in item.upper_options.items() if o in LETTERS and o != key]
-        n, option = max(wrong, default=(0, None))
-        if option and n >= WRONG_KEY_MIN and n > item.upper_options.get(key, 0):
-            flags.append(("wrong-key", f"likely wrong key: the upper group ({item.upper} students) chose {option} "
-                                       f"{n} times, the key {key} {item.upper_options.get(key, 0)} times"))
+    if wrong_option:
+        key = item.question.key
+        flags.append(("wrong-key", f"likely wrong key: the upper group ({item.upper} students) chose {wrong_option} "
+                                   f"{item.upper_options[wrong_option]} times, the key {key} "
+                                   f"{item.upper_options.get(key, 0)} times"))
     return flags
 
 
@@ -197,7 +212,7 @@ def analyse(questions: list, scores: dict, choices: dict | None = None, *, pass_
         if q.kind == "letter":
             stats.options = {o: sum(c == o for c in picked.values()) for o in (*LETTERS, "blank", "other")}
             stats.upper_options = {o: sum(picked[s] == o for s in upper) for o in (*LETTERS, "blank", "other")}
-        stats.flags = _flags(stats, everyone_upper=len(upper) == n)
+        stats.flags = _flags(stats, _wrong_key(stats, upper, picked) if q.kind == "letter" else None)
         items.append(stats)
     analysis = Analysis(assignment, items, totals, max_total, pass_percent, dict(not_graded or {}))
     analysis.alpha = _alpha(questions, got, totals)

@@ -33,8 +33,9 @@ DEFINITIONS = [
                            "better, often a wrong key or a misleading question). Not computed when everyone scored "
                            "the same on the question or on the rest of the test, or with fewer than 3 students."),
     ("Upper group", f"the {UPPER_SHARE:.0%} of students with the highest rest scores (ties at the boundary "
-                    "included). A wrong option that at least 2 of them chose more often than the key is flagged "
-                    "as a likely wrong key."),
+                    "included). A wrong option chosen by at least half of them (and at least 2), by more of them than "
+                    "chose the key, and by a larger share of them than of the other students is flagged as a "
+                    "likely wrong key: the strongest students agree on an answer the key calls wrong."),
     ("Options", "how many students chose each letter; blank: left unanswered; other: not one of the letters."),
     ("Alpha", "Cronbach's alpha (KR-20 for right/wrong questions): how consistently the questions measure the "
               "same thing, 0 to 1; about 0.7 or more is usual for a test used for grades."),
