@@ -72,8 +72,9 @@ class FeedbackExporter(HTMLExporter):
         if leaks:
             info = (resources or {}).get("nbgrader", {})
             raise FeedbackLeakError(f"the feedback page of {info.get('student', '?')} would show a hidden test "
-                                    f"({leaks[0]}); not written. Generate feedback with the course's "
-                                    "nbgrader_config.py (it hides tests), or ./course grade feedback.",
+                                    f"({leaks[0]}); not written (the other students' pages are). Look for what "
+                                    "quotes it in that student's notebook in autograded/, and give that student "
+                                    "feedback by hand.",
                                     student=info.get("student"), notebook=info.get("notebook"), leaks=leaks)
         return output, resources
 
