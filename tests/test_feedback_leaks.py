@@ -49,7 +49,8 @@ def test_the_course_config_names_the_hiding_steps_as_text():
 
 
 def _test_cell(hidden: str, outputs=()):
-    cell = nbformat.v4.new_code_cell(f'"""Checked when graded."""\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS')
+    source = f'"""Checked when graded."""\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS'
+    cell = nbformat.v4.new_code_cell(source)
     cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": "t1", "points": 1,
                                  "schema_version": 3}
     cell.outputs = [nbformat.from_dict(o) for o in outputs]
@@ -114,8 +115,10 @@ def graded(tmp_path_factory):
     root.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", root)
     shutil.copytree(SOURCE.parent, root / "source" / "module_test")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "ossllm_helpers", "grade", *a, "--course", str(root)],  # noqa: E731
-                                    env=nbgrader_env(), capture_output=True, text=True)
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "ossllm_helpers", "grade", *args, "--course", str(root)],
+                              env=nbgrader_env(), capture_output=True, text=True)
+
     assert run("release").returncode == 0
     src = nbformat.read(SOURCE, as_version=4)
     release = nbformat.read(root / "release" / "module_test" / "module_test.ipynb", as_version=4)
@@ -214,7 +217,8 @@ def test_nbgrader_api_as_formgrader_calls_it_shows_no_key(graded, tmp_path):
               "app = NbGrader()\napp.initialize([])\napi = NbGraderAPI(coursedir=app.coursedir, parent=app)\n"
               "every = api.generate_feedback('module_test')\none = api.generate_feedback('module_test', 'blank')\n"
               "print(json.dumps([every['success'], one['success']]))\n")
-    result = subprocess.run([sys.executable, "-c", script], cwd=root, env=nbgrader_env(), capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, env=nbgrader_env(), capture_output=True,
+                            text=True)
     assert result.returncode == 0 and json.loads(result.stdout.strip().splitlines()[-1]) == [True, True], result.stderr
     assert scan(root, graded) == {s: [] for s in graded["students"]}
 

@@ -59,8 +59,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``grade`` to a command tree (``python -m ossllm_helpers``)."""
-    p = subparsers.add_parser("grade", help="instructor workflow: release, collect, autograde, feedback, export, items, "
-                                            "all",
+    p = subparsers.add_parser("grade", help="instructor workflow: release, collect, autograde, feedback, export, "
+                                            "items, all",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     _arguments(p)
     p.set_defaults(func=run, grade_parser=p)
@@ -100,7 +100,7 @@ def items(course: Course, *, after: str = ""):
 
 
 def run_all(course: Course, *, from_folder=None, roster=None, limits=None, jobs=None, unsafe=False, csv_path=None):
-    """collect, autograde, feedback, export, items (release happens before the students work); always ends with the CSV."""
+    """collect, autograde, feedback, export, items (release comes before students work); always ends with the CSV."""
     collect(course, from_folder, roster)
     autograde(course, limits=limits, jobs=jobs, unsafe=unsafe)
     try:

@@ -38,7 +38,8 @@ DEFINITIONS = [
                     "likely wrong key: the strongest students agree on an answer the key calls wrong."),
     ("Options", "how many students chose each letter; blank: left unanswered; other: not one of the letters."),
     ("Alpha", "Cronbach's alpha (KR-20 for right/wrong questions): how consistently the questions measure the "
-              "same thing, 0 to 1; about 0.7 or more is usual for a test used for grades."),
+              "same thing, at most 1; the higher, the less a student's total depends on which questions happened to be "
+              "asked. Not defined with fewer than two questions or students, or when every total is the same."),
 ]
 
 
@@ -138,10 +139,13 @@ def _options(a: Analysis, plt):
                             va="center", fontsize=6)
             left += share
     ax.set_yticks(range(len(letters)))
-    ax.set_yticklabels([f"{i.question.label} (key {i.question.key or '?'})" for i in reversed(letters)], fontsize=7)
+    ax.set_yticklabels([f"{i.question.label} (key {i.question.key or '?'}){' !' if i.flags else ''}"
+                        for i in reversed(letters)], fontsize=7)
+    for label, item in zip(ax.get_yticklabels(), reversed(letters)):
+        label.set_color("#c9302c" if item.flags else "black")  # flagged questions in red, as in the other plot
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of students choosing each option (green: the key; orange: wrong letters; grey: blank)")
-    ax.set_title("Multiple-choice options")
+    ax.set_title("Multiple-choice options (red, !: flagged)")
     return fig
 
 
