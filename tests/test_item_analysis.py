@@ -251,6 +251,7 @@ def test_the_csv_and_the_page_name_each_planted_problem(synthetic, tmp_path):
     rows = {r["question"]: r for r in csv.DictReader(open(tmp_path / "items.csv"))}
     assert list(rows) == [q.question.label for q in analysis.items] and len(rows) == 25
     assert set(rows[planted["wrong_key"]]["flags"].split()) == {"negative", "wrong-key"}
+    assert float(rows[planted["wrong_key"]]["discrimination"]) < 0  # a number a spreadsheet reads as one
     assert rows[planted["easy"]]["flags"] == "easy" and rows[planted["hard"]]["flags"] == "hard"
     assert rows[planted["easy"]]["difficulty"] == "1.000" and rows[planted["easy"]]["discrimination"] == ""
     number = next(r for r in rows.values() if r["kind"] == "number")
@@ -266,11 +267,15 @@ def test_the_csv_and_the_page_name_each_planted_problem(synthetic, tmp_path):
     assert "corrected item-total correlation" in text and "point-biserial" in text and "pass mark 80%" in text.lower()
 
 
-def test_the_page_escapes_what_it_quotes():
+def test_the_page_and_the_csv_escape_what_they_quote(tmp_path):
     questions = [Question("<b>x</b>_test", "<script>alert(1)</script>", 1.0)]
     a = analyse(questions, {"s": {"<b>x</b>_test": 1.0}}, not_graded={"<img src=x>": "bad"})
     page = items_report.render(a)
     assert "<script>alert" not in page and "<img src=x>" not in page and "&lt;script&gt;" in page
+    formula = analyse([Question("=cmd()_test", "=cmd()", 1.0)], {"s": {"=cmd()_test": 1.0}})
+    items_report.write_csv(formula, tmp_path / "items.csv")
+    row = next(csv.DictReader(open(tmp_path / "items.csv")))
+    assert row["question"] == "'=cmd()" and row["grade_id"] == "'=cmd()_test"  # a spreadsheet shows it as text
 
 
 # --------------------------------------------------------------------------- a real grading run

@@ -22,6 +22,8 @@ __all__ = ["CSV_FIELDS", "DEFINITIONS", "write_csv", "figures", "render", "item_
 CSV_FIELDS = ["question", "grade_id", "kind", "points", "key", "students", "right", "difficulty", "discrimination",
               "no_discrimination", "blank", *LETTERS, "other", "upper_group", "upper_choices", "flags", "why"]
 _OPTIONS = (*LETTERS, "blank", "other")
+# written by this module as numbers (a negative r stays a number); the text columns are guarded against formulas
+_NUMBERS = {"points", "students", "right", "difficulty", "discrimination", "blank", *LETTERS, "other", "upper_group"}
 DEFINITIONS = [
     ("Difficulty", "the share of the question's points the graded students earned; for a question scored right or "
                    "wrong, the share who got it right (1.0: everyone). Flagged above "
@@ -62,7 +64,7 @@ def write_csv(analysis: Analysis, path: Path) -> None:
                    "upper_group": item.upper,
                    "upper_choices": " ".join(f"{o}:{n}" for o, n in item.upper_options.items() if n),
                    "flags": " ".join(item.flag_codes), "why": "; ".join(text for _, text in item.flags)}
-            writer.writerow({k: csv_cell(str(v)) for k, v in row.items()})
+            writer.writerow({k: v if k in _NUMBERS else csv_cell(str(v)) for k, v in row.items()})
 
 
 def _png(fig) -> bytes:
