@@ -13,6 +13,7 @@ import csv
 import decimal
 import fractions
 import json
+import os
 import math
 import re
 import shutil
@@ -276,6 +277,20 @@ def test_the_sandbox_never_shows_the_course_folder(tmp_path):
     assert not any(p == str(ROOT) or p.startswith(str(ROOT / "source")) or "gradebook" in p for p in shown)
     with pytest.raises(GradingError, match="contains the course folder"):
         sandbox.Sandbox("root", [(1, 1)], course_root=Path(sys.prefix) / "course")
+
+
+def test_an_environment_under_tmp_stays_visible_over_the_private_tmp(tmp_path):
+    """A clone under /tmp (CI's, say): its environment is bound after the private /tmp, which would hide it."""
+    box = sandbox.Sandbox("root", [(1, 1)], course_root=tmp_path / "course")
+    env = str(tmp_path / "course" / ".venv")
+    box._readonly = [*box._readonly, env]
+    argv, _, fds = box.command(user=(1, 1), connection_file="/k/c.json", conn_dir=str(tmp_path / "k"),
+                               stage=str(tmp_path / "stage"), work=str(tmp_path / "w"), limits=sandbox.Limits())
+    for fd in fds:
+        os.close(fd)
+    tmpfs = next(i for i in range(len(argv) - 1) if argv[i] == "--tmpfs" and argv[i + 1] == "/tmp")
+    bind = next(i for i in range(len(argv) - 2) if argv[i] == "--ro-bind" and argv[i + 1] == env)
+    assert tmpfs < bind, "the private /tmp must be mounted before the environment that lives under it"
 
 
 def test_no_bubblewrap_means_refusal_unless_unsafe(monkeypatch, tmp_path):

@@ -295,9 +295,12 @@ class Sandbox:
             argv += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         else:
             argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
-        argv += ["--hostname", "grading", *self._mounts(), "--proc", "/proc", "--dev", "/dev"]
+        argv += ["--hostname", "grading", "--proc", "/proc", "--dev", "/dev"]
+        # The private tmpfs places first, the read-only ones over them: a clone (and its environment) under /tmp
+        # stays visible, and nothing else of the host's /tmp does.
         for place in ("/tmp", "/dev/shm", HOME):
             argv += ["--perms", "1777", "--size", size, "--tmpfs", place]
+        argv += self._mounts()
         argv += ["--ro-bind", stage, STAGE, "--bind", conn_dir, KERNEL_DIR,
                  "--ro-bind-data", str(fds[0]), "/etc/passwd", "--ro-bind-data", str(fds[1]), "/etc/group"]
         if self.mode == "root":
