@@ -45,11 +45,11 @@ def _callout(nb, rendered) -> int | None:
 
 
 def _dollar(nb) -> int | None:
-    """First Markdown cell with a dollar amount, escaped or not (formulas do not count)."""
+    """First Markdown cell with a dollar amount: escaped or not (formulas do not count), or written as USD."""
     for i, c in enumerate(nb["cells"]):
         if c["cell_type"] == "markdown":
             text = _source(c).replace("\\$", "$").replace("&#36;", "$")
-            if dollar_amount(text) is not None:
+            if dollar_amount(text) is not None or re.search(r"\bUSD \d", text):
                 return i
     return None
 
