@@ -20,6 +20,7 @@ from queue import Empty
 import psutil
 import zmq
 from jupyter_client import BlockingKernelClient
+from zmq.utils.monitor import recv_monitor_message
 
 from .plan import CAPTURE
 from .sandbox import Limits, Sandbox
@@ -73,6 +74,7 @@ class KernelRun:
             raise
         self.stored = self.dropped = 0
         self.lost = []  # cells whose output channel broke (a message over zmq's size limit)
+        self._monitor = self._monitored = None  # watches the output channel for dropped connections
         self.killed = ""
         self.cpu = 0.0
         self._last_watch = 0.0
@@ -128,6 +130,7 @@ class KernelRun:
 
     def close(self) -> None:
         self.kill("closed")
+        self._unmonitor()
         self.client.stop_channels()
         try:
             self.proc.wait(timeout=10)
@@ -193,8 +196,38 @@ class KernelRun:
             os.chmod(self.dir, 0o711)
         return True
 
+    def _monitor_socket(self):
+        """A monitor of the output channel's connection, made anew when the channel is."""
+        socket = self.client.iopub_channel.socket
+        if self._monitored is not socket:
+            self._unmonitor()
+            self._monitor, self._monitored = socket.get_monitor_socket(zmq.EVENT_DISCONNECTED), socket
+        return self._monitor
+
+    def _unmonitor(self) -> None:
+        if self._monitored is not None:
+            try:
+                self._monitored.disable_monitor()
+            except zmq.ZMQError:
+                pass
+            self._monitor.close(linger=0)
+            self._monitor = self._monitored = None
+
+    def _dropped(self) -> bool:
+        """True if zmq dropped the output connection since last asked: a message over the size limit came.
+
+        ipykernel flushes a cell's output in one message every 0.2 s, so a tight printing loop
+        can send hundreds of MB at once; zmq refuses it before any of it reaches us, and only
+        this event says that output was lost.
+        """
+        monitor, dropped = self._monitor_socket(), False
+        while monitor.poll(0):
+            dropped = recv_monitor_message(monitor).get("event") == zmq.EVENT_DISCONNECTED or dropped
+        return dropped
+
     def _reconnect_iopub(self) -> bool:
         """A new output channel: zmq drops the connection that brought a message over the size limit."""
+        self._unmonitor()
         self.client.iopub_channel.close()
         self.client._iopub_channel = None  # jupyter_client makes a new one on next use
         return self._await_iopub(time.monotonic() + 10)
@@ -250,6 +283,8 @@ class KernelRun:
         poller = zmq.Poller()
         poller.register(self.client.shell_channel.socket, zmq.POLLIN)
         poller.register(self.client.iopub_channel.socket, zmq.POLLIN)
+        poller.register(self._monitor_socket(), zmq.POLLIN)
+        lost = False
         while not (reply and idle):
             now = time.monotonic()
             limit = min(start + self.limits.cell_seconds, deadline)
@@ -268,6 +303,9 @@ class KernelRun:
             wait = WATCH_EVERY if interrupted is not None else min(WATCH_EVERY, max(0.001, limit - now))
             if not poller.poll(int(1000 * wait) + 1):
                 continue
+            if self._dropped() and not lost:
+                lost = True
+                self.lost.append(step.grade_id or f"cell {step.index + 1}")
             while (msg := self._recv(self.client.iopub_channel)) is not None:
                 if not msg or msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
@@ -296,8 +334,11 @@ class KernelRun:
                 if msg and msg.get("parent_header", {}).get("msg_id") == msg_id and msg.get("msg_type") == "execute_reply":
                     reply, replied = msg.get("content", {}), time.monotonic()
         seconds = time.monotonic() - start
+        if lost and not self.killed and not self.alive():  # the kernel died on its own: that closed the channel
+            self.lost.pop()
         if reply is not None and not idle and not self.killed and self.alive():
-            self.lost.append(step.grade_id or f"cell {step.index + 1}")
+            if not lost:
+                self.lost.append(step.grade_id or f"cell {step.index + 1}")
             if not self._reconnect_iopub():
                 self.kill("output: the kernel's output channel could not be reconnected")
         if interrupted is not None or (self.killed.startswith("time") and not reply):

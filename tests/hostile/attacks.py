@@ -333,6 +333,14 @@ while True:
     Attack("huge-message", "prints one 40 MB string (one message larger than the grader accepts)", r'''
 print("y" * 40_000_000)
 ''', answers=ALL, problems=("output lost",)),
+    Attack("burst-then-hang", "prints 30 MB within one output flush, then ignores SIGINT and loops (no reply ever)", r'''
+import signal
+for _ in range(300):
+    print("w" * 100_000)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    pass
+''', at="end", answers=ALL, problems=("output lost", "stopped")),
     Attack("disk", "fills /tmp and its home, and writes one huge file", r'''
 import os
 for path in ("/tmp/fill", "fill"):
