@@ -70,10 +70,11 @@ def test_no_network_is_one_short_probe_then_no_more_network(black_hole, tmp_path
         ("fetch", ["qwen2.5-0.5b-instruct"]),
     ]
     first, again, online, search, listed, download, fetch = run_online(black_hole.url, tmp_path / "hf", *calls)
-    assert first["ok"] is True and 0.9 <= first["seconds"] < 3, first["seconds"]
+    # Bounds far from the measured figures (about 1 s, then milliseconds): a hang or a retry loop, not noise.
+    assert first["ok"] is True and 0.9 <= first["seconds"] < 10, first["seconds"]
     assert again["ok"] is True and online["ok"] is False
     for later in (again, online, search, listed, download, fetch):
-        assert later["seconds"] < 0.5, later  # no retries, no second probe
+        assert later["seconds"] < 3, later  # no retries, no second probe (the connection count proves it)
     assert search["ok"] == [] and search["printed"].startswith("Offline: the Hub") and search["printed"].count("\n") == 1
     assert listed["ok"] == []
     for result in (download, fetch):
@@ -87,7 +88,7 @@ def test_a_refused_connection_is_offline_at_once(tmp_path):
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     probe, search = run_online(dead, tmp_path / "hf", ("is_offline", []), ("hub_search", [], {"quiet": True}))
-    assert probe["ok"] is True and probe["seconds"] < 1
+    assert probe["ok"] is True and probe["seconds"] < 0.9  # refused in milliseconds: under the probe's 1 s timeout
     assert search["ok"] == [] and search["printed"] == ""
 
 
