@@ -1,6 +1,8 @@
 """nbgrader configuration for the course (run nbgrader from this folder)."""
 
+import importlib.util
 import os
+import sys
 
 c = get_config()  # noqa: F821  (nbgrader provides get_config)
 
@@ -36,3 +38,9 @@ c.GenerateFeedback.preprocessors = [
     "ossllm_helpers.grading.feedback.HideAnswers",
 ]
 c.GenerateFeedback.exporter_class = "ossllm_helpers.grading.feedback.FeedbackExporter"
+if importlib.util.find_spec("ossllm_helpers") is None:  # locates the package without importing it
+    # nbgrader would then refuse to make feedback with a TraitError deep in a traceback: say why, and what to do.
+    print("nbgrader_config.py: this Python cannot import ossllm_helpers, so nbgrader will make no feedback pages "
+          "(it needs the course's checking exporter, which keeps the answer key out of them). Run nbgrader from "
+          "the course's environment: `source .venv/bin/activate`, or `pip install -e .` in the course folder.",
+          file=sys.stderr)

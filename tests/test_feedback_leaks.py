@@ -249,3 +249,17 @@ def test_plain_nbgrader_writes_no_page_that_shows_a_hidden_line(graded, tmp_path
     assert not (root / "feedback" / "half" / "module_test" / "module_test.html").exists()
     others = [s for s in graded["students"] if s != "half"]
     assert scan(root, {**graded, "students": others}) == {s: [] for s in others}
+
+
+@pytest.mark.notebooks
+@pytest.mark.grading
+def test_without_the_course_package_nbgrader_writes_no_page_at_all(graded, tmp_path):
+    """nbgrader run where ossllm_helpers cannot be imported (another environment, say): no page, rather than the key."""
+    root = _course_copy(graded, tmp_path / "no-package")
+    launcher = "import sys; sys.modules['ossllm_helpers'] = None; from nbgrader.apps.nbgraderapp import main; main()"
+    result = subprocess.run([sys.executable, "-c", launcher, "generate_feedback", "module_test", "--force"], cwd=root,
+                            env=nbgrader_env(), capture_output=True, text=True)
+    assert result.returncode != 0 and "could not be imported" in result.stderr, result.stderr[-2000:]
+    assert "cannot import ossllm_helpers" in result.stderr and "source .venv/bin/activate" in result.stderr
+    assert list(root.glob("feedback/*/module_test/*.html")) == []
+

@@ -13,8 +13,8 @@ import csv
 import decimal
 import fractions
 import json
-import os
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -31,7 +31,7 @@ from ossllm_helpers import selfcheck
 from ossllm_helpers.course import nbgrader_env
 from ossllm_helpers.errors import GradingError, OssllmError, SandboxUnavailableError
 from ossllm_helpers.grading import harness, plan, sandbox, scoring
-from ossllm_helpers.grading.export import _cell
+from ossllm_helpers.grading.export import csv_cell
 from ossllm_helpers.grading.feedback import HideAnswers, find_leaks, hidden_lines, visible_text
 from ossllm_helpers.grading.paths import Course, load_notebook, one_line
 from ossllm_helpers.grading.runner import CellRun, RunResult
@@ -237,7 +237,7 @@ def test_malformed_and_blank_answers_are_named():
 def test_report_lines_and_csv_cells_cannot_be_forged():
     assert one_line("a\nb\r\x1b[31m\u2028c") == "a\\nb\\r\\x1b[31m\\u2028c"
     assert len(one_line("x" * 1000, 50)) == 50
-    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("-1") == "'-1" and _cell("ann") == "ann"
+    assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and csv_cell("-1") == "'-1" and csv_cell("ann") == "ann"
 
 
 def test_hide_answers_strips_hidden_tests_and_test_tracebacks():

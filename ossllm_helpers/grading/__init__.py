@@ -6,8 +6,8 @@ One module per step: ``paths`` (the course folder and the grading state), ``coll
 (release and collect), ``plan`` (what runs where), ``sandbox`` and ``kernel`` (the
 sandboxed kernel), ``harness`` (inside it), ``runner`` (running plans), ``scoring``
 (answers and hidden tests in the trusted grader), ``autograde``, ``feedback``, ``export``,
-``items`` and ``items_report`` (the item analysis) and ``cli``. Names are imported lazily: ``import ossllm_helpers.grading.kernel`` inside a
-sandbox loads neither nbgrader nor zmq.
+``items`` and ``items_report`` (the item analysis) and ``cli``. Names are imported lazily:
+``import ossllm_helpers.grading.kernel`` inside a sandbox loads neither nbgrader nor zmq.
 
 Importing this package makes ``ossllm_helpers.grading`` name the package, where notebooks
 call ``oh.grading()``, the package's "is nbgrader running me?" function. So the package is

@@ -25,9 +25,6 @@ def csv_cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-_cell = csv_cell
-
-
 def question_scores(course: Course, api=None) -> tuple[dict, dict]:
     """({student: {grade_id: score}}, {grade_id: max score}) from the gradebook: per-question results.
 
@@ -89,7 +86,7 @@ def export(course: Course, csv_path=None, roster=None) -> list[dict]:
     with open(csv_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
         writer.writeheader()
-        writer.writerows({k: _cell(str(v)) for k, v in r.items()} for r in rows)
+        writer.writerows({k: csv_cell(str(v)) for k, v in r.items()} for r in rows)
     report = _report(course, rows, by_student, max_score)
     (course.state / "report.txt").write_text(report)
     print(report)
