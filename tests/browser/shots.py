@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from driver import QUIZ_NEW, QUIZ_OLD, LabPage, chromium_path, launch, overlaps  # noqa: E402
-from labserver import ROOT, LabServer, copy_course  # noqa: E402
+from labserver import LabServer, copy_course  # noqa: E402
 from markdown_check import dollar_amount  # noqa: E402
 
 LESSONS = [f"lesson0{n}" for n in range(1, 9)]
