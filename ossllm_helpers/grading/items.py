@@ -7,9 +7,10 @@ score, the student's total without that question; for a right/wrong question thi
 point-biserial correlation), and for a multiple-choice question how often each option was
 chosen, by everyone and by the upper group (the 27% of students with the highest rest
 scores, ties at the boundary included). Flags: nearly everyone right, nearly no one right,
-low or negative discrimination, a likely wrong key (a wrong option most of the upper group
-chose, more than the key, and more often than the rest of the class did). For the whole test: the score
-distribution against the pass mark and Cronbach's alpha (KR-20 for right/wrong items).
+low or negative discrimination, a likely wrong key (a wrong option at least half of the upper
+group chose, two students at least, more than chose the key, and more often than the rest of the
+class did). For the whole test: the score distribution against the pass mark and Cronbach's
+alpha (KR-20 for right/wrong items).
 
 ``analyse`` is the pure statistics and ``read_class`` gathers a graded course's data for it;
 ``items_report`` writes the result (grading/items.csv and grading/items.html).
